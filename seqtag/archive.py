@@ -1,0 +1,62 @@
+"""The model file: one ``torch.save`` of a plain dict (JSON-able values + tensors), never arbitrary objects.
+
+Layout (``version`` 1)::
+
+    {"format": "seqtag", "version": 1, "task": "tag" | "classify", "seqtag_version": str,
+     "config": {"data": {...}, "model": {...}, "train": {...}},
+     "vocab": {"words": [...], "chars": [...] | None, "labels": [...]},
+     "schemes": {"data": str, "model": str} (taggers), "meta": {...}, "state_dict": {name: tensor}}
+
+Loading uses ``torch.load(weights_only=True)``: a file carrying a pickled object (a code payload) is
+refused before anything in it runs.
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqtag.errors import InputError
+from seqtag.fileio import atomic_write
+
+FORMAT = "seqtag"
+VERSION = 1
+
+
+def save_archive(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write atomically: an interrupted save never clobbers an existing model file."""
+    body = {"format": FORMAT, "version": VERSION, **payload}
+    with atomic_write(path) as handle:
+        torch.save(body, handle)
+
+
+def load_archive(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", path)
+    if path.is_dir():
+        raise InputError("is a directory, not a model file", path)
+    try:
+        body = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(
+            "refusing to load: the file holds Python objects, not just tensors and plain data "
+            "(a model file made by something other than seqtag, or a malicious one)",
+            path,
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise InputError(f"not a seqtag model file, or a truncated / corrupted one ({err.__class__.__name__})", path) from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise InputError("not a seqtag model file", path)
+    version = body.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise InputError(
+            f"model format version {version} is newer than this seqtag reads (up to {VERSION}); upgrade seqtag", path
+        )
+    for key in ("task", "config", "vocab", "state_dict"):
+        if key not in body:
+            raise InputError(f"model file lacks its {key!r} entry (corrupted?)", path)
+    return body

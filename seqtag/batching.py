@@ -1,0 +1,91 @@
+"""Turning token lists into padded tensors, and grouping sentences of similar length into batches."""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from seqtag.vocab import Vocab, WordVocab
+
+MAX_WORD_CHARS = 40  # longer tokens (URLs, hashes) keep their first 40 characters for the char encoder
+
+
+@dataclass
+class Batch:
+    """Padded tensors for B sentences of at most T tokens, U distinct token strings of at most L chars."""
+
+    words: torch.Tensor  # shape: (B, T) long, 0 = padding
+    mask: torch.Tensor  # shape: (B, T) bool, True on real tokens
+    lengths: torch.Tensor  # shape: (B,) long, on CPU (pack_padded_sequence wants it there)
+    chars: torch.Tensor  # shape: (U, L) long, characters of each distinct token string
+    char_lengths: torch.Tensor  # shape: (U,) long
+    types: torch.Tensor  # shape: (B, T) long, row of ``chars`` for each token (0 on padding)
+    tags: torch.Tensor | None = None  # shape: (B, T) long, gold tag ids (0 on padding)
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+
+class Collator:
+    """Maps token lists (and optional tag lists) to a :class:`Batch`."""
+
+    def __init__(self, words: WordVocab, chars: Vocab | None, labels: Vocab | None) -> None:
+        self.words = words
+        self.chars = chars
+        self.labels = labels
+
+    def __call__(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None) -> Batch:
+        width = max(len(s) for s in sentences)
+        lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
+        lookup = self.words.lookup
+        # Distinct token strings share one char-encoder pass: a batch repeats "the", "," … many times.
+        type_ids: dict[str, int] = {}
+        word_rows, type_rows = [], []
+        for sentence in sentences:
+            pad = [0] * (width - len(sentence))
+            word_rows.append([lookup(t) for t in sentence] + pad)
+            type_rows.append([type_ids.setdefault(t, len(type_ids)) for t in sentence] + pad)
+        words = torch.tensor(word_rows, dtype=torch.long)
+        types = torch.tensor(type_rows, dtype=torch.long)
+        mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
+        chars, char_lengths = self._chars(list(type_ids))
+        tag_tensor = None
+        if tags is not None:
+            if self.labels is None:
+                raise ValueError("this collator has no label vocabulary")
+            index = self.labels.index
+            tag_tensor = torch.tensor(
+                [[index[t] for t in row] + [0] * (width - len(row)) for row in tags], dtype=torch.long
+            )
+        return Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor)
+
+    def _chars(self, strings: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.chars is None:
+            return torch.zeros(len(strings), 1, dtype=torch.long), torch.ones(len(strings), dtype=torch.long)
+        index = self.chars.index
+        cut = [s[:MAX_WORD_CHARS] or " " for s in strings]
+        longest = max(len(s) for s in cut)
+        chars = torch.tensor([[index.get(c, 1) for c in s] + [0] * (longest - len(s)) for s in cut], dtype=torch.long)
+        return chars, torch.tensor([len(s) for s in cut], dtype=torch.long)
+
+
+def bucket_batches(
+    lengths: Sequence[int], batch_size: int, shuffle: bool = False, rng: random.Random | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches of sentences of similar length (less padding, faster RNNs).
+
+    With ``shuffle`` the grouping is randomised a little (lengths jittered) and batch order shuffled,
+    so epochs differ while batches stay homogeneous.
+    """
+    rng = rng or random.Random(0)
+    if shuffle:
+        keys = [n + rng.uniform(-2.0, 2.0) for n in lengths]
+    else:
+        keys = list(lengths)
+    order = sorted(range(len(lengths)), key=keys.__getitem__)
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches

@@ -1,0 +1,52 @@
+"""The `seqtag` command: one module per subcommand, each a thin layer over a library function."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.26 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click.exceptions import ClickException
+
+from seqtag.cli.evaluate import evaluate
+from seqtag.cli.info import info
+from seqtag.cli.predict import predict
+from seqtag.cli.train import train
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors as one ``seqtag: error: …`` line on stderr with exit code 2 (no usage box)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as error:
+            sys.stderr.write(f"seqtag: error: {error.format_message()}\n")
+            sys.exit(2)
+        except typer.Abort:
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    name="seqtag",
+    help="Neural sequence labelling (NER, POS, chunking): train, evaluate and tag from the command line.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(train)
+app.command()(evaluate)
+app.command()(predict)
+app.command()(info)
+
+
+def main() -> None:
+    app()

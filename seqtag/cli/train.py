@@ -1,0 +1,140 @@
+"""`seqtag train`: parse options, merge them over the config file, call the library, save one model file."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from seqtag.cli._common import (
+    Cell,
+    CharEncoder,
+    ColumnFormat,
+    Head,
+    Optimizer,
+    Scheme,
+    UposField,
+    err,
+    is_tty,
+    reports_input_errors,
+)
+
+ExistingFile = dict(exists=True, dir_okay=False, readable=True)
+MODEL = "Model"
+TRAINING = "Training"
+DATA = "Data"
+
+
+class ProgressCallbacks:
+    """A progress bar per epoch (only on a terminal) and one table row per epoch on stderr."""
+
+    def __init__(self) -> None:
+        self.progress: Any = None
+        self.task: Any = None
+        self.header_done = False
+
+    def on_epoch_start(self, epoch: int, batches: int) -> None:
+        if is_tty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn(f"epoch {epoch}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
+                TimeRemainingColumn(), console=err, transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=batches, loss=0.0)
+
+    def on_step(self, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, loss=loss)
+
+    def on_epoch_end(self, result: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        if not self.header_done:
+            err.print(f"{'epoch':>5} {'loss':>9} {'dev P':>7} {'dev R':>7} {'dev F1':>7} {'dev acc':>7} {'lr':>8} {'time':>7}")
+            self.header_done = True
+        dev = result.dev
+        cells = [f"{100 * dev[k]:7.2f}" if k in dev else f"{'-':>7}" for k in ("precision", "recall", "f1", "accuracy")]
+        mark = " *" if result.best else ""
+        err.print(f"{result.epoch:>5} {result.loss:>9.4f} {' '.join(cells)} {result.lr:>8.2g} {result.seconds:>6.1f}s{mark}")
+
+
+@reports_input_errors
+def train(
+    train_file: Annotated[Path, typer.Option("--train", help="Training data (CoNLL columns or CoNLL-U).", **ExistingFile)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model file.")] = Path("model.seqtag"),
+    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection.", **ExistingFile)] = None,
+    embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: word2vec .bin/.txt, GloVe .txt, fastText .vec, .gz, gensim .kv.", **ExistingFile)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings; command-line options override it.", **ExistingFile)] = None,
+    # model
+    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: lstm]", rich_help_panel=MODEL)] = None,
+    layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers. [default: 1]", rich_help_panel=MODEL)] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Recurrent units per direction. [default: 200]", rich_help_panel=MODEL)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="Read sentences both ways. [default: bidirectional]", rich_help_panel=MODEL)] = None,
+    char_encoder: Annotated[Optional[CharEncoder], typer.Option(help="Character encoder. [default: cnn]", rich_help_panel=MODEL)] = None,
+    head: Annotated[Optional[Head], typer.Option(help="Output layer. [default: crf]", rich_help_panel=MODEL)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout on embeddings and RNN outputs. [default: 0.5]", rich_help_panel=MODEL)] = None,
+    fine_tune: Annotated[Optional[bool], typer.Option("--fine-tune/--freeze", help="Update pretrained vectors while training. [default: fine-tune]", rich_help_panel=MODEL)] = None,
+    word_dim: Annotated[Optional[int], typer.Option(help="Word vector size without --embeddings. [default: 100]", rich_help_panel=MODEL)] = None,
+    keep_vectors: Annotated[Optional[int], typer.Option(help="Most frequent pretrained rows kept beside the training words. [default: 100000]", rich_help_panel=MODEL)] = None,
+    # training
+    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs. [default: 50]", rich_help_panel=TRAINING)] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without dev improvement. [default: 5]", rich_help_panel=TRAINING)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sentences per batch. [default: 32]", rich_help_panel=TRAINING)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.001]", rich_help_panel=TRAINING)] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer. [default: adam]", rich_help_panel=TRAINING)] = None,
+    clip: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping, 0 = off. [default: 5]", rich_help_panel=TRAINING)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 1]", rich_help_panel=TRAINING)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads, 0 = torch's default. [default: 0]", rich_help_panel=TRAINING)] = None,
+    # data
+    input_format: Annotated[Optional[ColumnFormat], typer.Option(help="Format of --train/--dev. [default: conll, or conllu for .conllu files]", rich_help_panel=DATA)] = None,
+    token_column: Annotated[Optional[int], typer.Option(help="Token column, 0-based. [default: 0]", rich_help_panel=DATA)] = None,
+    tag_column: Annotated[Optional[int], typer.Option(help="Tag column, 0-based, negative from the end. [default: -1]", rich_help_panel=DATA)] = None,
+    conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U files. [default: upos]", rich_help_panel=DATA)] = None,
+    scheme: Annotated[Optional[Scheme], typer.Option(help="Tag scheme of the files. [default: auto]", rich_help_panel=DATA)] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the data files. [default: utf-8]", rich_help_panel=DATA)] = None,
+    embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
+) -> None:
+    """Train a tagger and write ONE model file (best dev epoch). Progress goes to stderr."""
+    from seqtag.config import build_configs, check_value, read_toml
+
+    settings: dict[str, Any] = read_toml(config) if config is not None else {}
+    given = dict(
+        cell=cell, layers=layers, hidden=hidden, bidirectional=bidirectional, char_encoder=char_encoder, head=head,
+        dropout=dropout, fine_tune=fine_tune, word_dim=word_dim, keep_vectors=keep_vectors, epochs=epochs,
+        patience=patience, batch_size=batch_size, lr=lr, optimizer=optimizer, clip=clip, seed=seed,
+        threads=threads, input_format=input_format, token_column=token_column, tag_column=tag_column,
+        conllu_field=conllu_field, scheme=scheme, encoding=encoding,
+    )
+    for key, value in given.items():
+        if value is not None:
+            value = value.value if hasattr(value, "value") else value
+            settings[key] = check_value(key, value, f"--{key.replace('_', '-')}")
+    if "input_format" not in settings and train_file.suffix == ".conllu":
+        settings["input_format"] = "conllu"
+    data_config, model_config, train_config = build_configs(settings)
+    if output.is_dir():
+        from seqtag.errors import InputError
+
+        raise InputError("is a directory; give a file name for the model", output)
+
+    from seqtag.tagger import train_tagger
+
+    start = time.perf_counter()
+    tagger, history = train_tagger(
+        train_file, dev_file, embeddings, data_config, model_config, train_config,
+        callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=lambda m: err.print(m, markup=False),
+    )
+    tagger.save(output)
+    best = history.best
+    summary = f"best epoch {history.best_epoch}"
+    if best is not None and best.dev:
+        summary += f", dev score {100 * best.dev['score']:.2f}"
+    err.print(
+        f"saved {output} ({output.stat().st_size / 1e6:.1f} MB; {summary}; stopped by {history.stopped}; "
+        f"{time.perf_counter() - start:.0f} s)",
+        markup=False,
+    )

@@ -1,0 +1,145 @@
+"""Frozen configuration dataclasses, one per concern, and their TOML loading.
+
+A TOML config file holds flat keys named after the command-line options (``hidden = 256`` or
+``char-encoder = "lstm"``), optionally grouped under ``[data]``, ``[model]`` and ``[train]`` tables.
+Precedence: dataclass defaults < config file < command-line options.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from seqtag.errors import InputError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    input_format: str = "conll"  # conll (column file) | conllu
+    token_column: int = 0  # column holding the token (0-based; negative counts from the end)
+    tag_column: int = -1  # column holding the gold tag
+    conllu_field: str = "upos"  # upos | xpos, for CoNLL-U input
+    scheme: str = "auto"  # tag scheme of the files: auto | iob1 | iob2 | bioes | plain
+    encoding: str = "utf-8"  # text encoding of every input file
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    task: str = "tag"  # tag (one label per token) | classify (one label per text)
+    train_scheme: str = "bioes"  # scheme the tagger learns in; predictions go back to the file's scheme
+    word_dim: int = 100  # word embedding size when no pretrained vectors are given
+    fine_tune: bool = True  # update the word embeddings during training
+    keep_vectors: int = 100_000  # most frequent pretrained rows kept in the model besides the training words
+    char_encoder: str = "cnn"  # none | cnn | lstm
+    char_dim: int = 30  # character embedding size
+    char_hidden: int = 50  # CNN filters, or LSTM units per direction
+    char_kernel: int = 3  # CNN window in characters
+    cell: str = "lstm"  # rnn | gru | lstm
+    layers: int = 1  # stacked recurrent layers
+    hidden: int = 200  # recurrent units per direction
+    bidirectional: bool = True  # read the sentence both ways
+    dropout: float = 0.5  # on embeddings, between layers and before the head
+    head: str = "crf"  # softmax | crf
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50  # maximum number of passes over the training data
+    patience: int = 5  # stop after this many epochs without a better dev score
+    batch_size: int = 32  # sentences per batch
+    lr: float = 1e-3  # learning rate
+    optimizer: str = "adam"  # adam | sgd (with momentum 0.9)
+    lr_decay: float = 0.5  # multiply the learning rate by this when dev stalls for 2 epochs (1 = never)
+    clip: float = 5.0  # gradient-norm clipping threshold (0 = off)
+    seed: int = 1  # seeds Python, NumPy and torch
+    threads: int = 0  # torch intra-op threads (0 = torch's default)
+
+
+CONFIG_CLASSES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_CHOICES = {
+    "input_format": ("conll", "conllu"),
+    "conllu_field": ("upos", "xpos"),
+    "scheme": ("auto", "iob1", "iob2", "bioes", "plain"),
+    "task": ("tag", "classify"),
+    "train_scheme": ("bioes", "iob2"),
+    "char_encoder": ("none", "cnn", "lstm"),
+    "cell": ("rnn", "gru", "lstm"),
+    "head": ("softmax", "crf"),
+    "optimizer": ("adam", "sgd"),
+}
+_POSITIVE = {"word_dim", "char_dim", "char_hidden", "char_kernel", "layers", "hidden", "epochs", "batch_size"}
+
+
+def _owner(key: str) -> str | None:
+    for section, cls in CONFIG_CLASSES.items():
+        if key in {f.name for f in fields(cls)}:
+            return section
+    return None
+
+
+def check_value(key: str, value: Any, where: str) -> Any:
+    """Validate one setting; ``where`` names the option or file for the error message."""
+    section = _owner(key)
+    if section is None:
+        raise InputError(f"unknown setting {key!r}", where)
+    field = next(f for f in fields(CONFIG_CLASSES[section]) if f.name == key)
+    kind = type(field.default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise InputError(f"{key!r} must be one of {', '.join(_CHOICES[key])}; got {value!r}", where)
+    if key in _POSITIVE and value <= 0:
+        raise InputError(f"{key!r} must be positive, got {value!r}", where)
+    if key == "dropout" and not 0 <= value < 1:
+        raise InputError(f"'dropout' must be in [0, 1), got {value!r}", where)
+    if key in ("lr", "lr_decay") and not value > 0:
+        raise InputError(f"{key!r} must be positive, got {value!r}", where)
+    return value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Flat ``{setting: value}`` from a TOML file; unknown keys and bad values are InputErrors."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except tomllib.TOMLDecodeError as err:
+        # tomllib reports "(at line N, column M)"; keep it in the message.
+        raise InputError(f"not valid TOML: {err}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("not valid utf-8 text", path) from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in CONFIG_CLASSES and isinstance(value, dict):
+            items = value.items()
+        else:
+            items = [(key, value)]
+        for name, item in items:
+            name = name.replace("-", "_")
+            flat[name] = check_value(name, item, str(path))
+    return flat
+
+
+def build_configs(settings: dict[str, Any]) -> tuple[DataConfig, ModelConfig, TrainConfig]:
+    """Split validated flat settings into the three configs (missing keys keep their defaults)."""
+    built = []
+    for cls in (DataConfig, ModelConfig, TrainConfig):
+        names = {f.name for f in fields(cls)}
+        built.append(cls(**{k: v for k, v in settings.items() if k in names}))
+    return built[0], built[1], built[2]
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Rebuild a config from a saved dict, ignoring keys a newer version may have added."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

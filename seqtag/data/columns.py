@@ -1,0 +1,186 @@
+"""CoNLL-style column files: one token per line, columns split by whitespace or tabs, blank lines between
+sentences.
+
+Readers stream: they hold one sentence at a time, so a million-sentence file costs no more memory than a
+small one. Every problem a user can fix becomes an :class:`InputError` naming the file and line.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import chain, repeat
+from pathlib import Path
+from typing import IO, TextIO, Union
+
+from seqtag.data.sentence import Sentence
+from seqtag.errors import InputError
+
+Source = Union[str, Path, IO]
+"""A path, ``"-"`` for standard input, or an already-open text or binary stream."""
+
+
+@contextmanager
+def open_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[str, Iterator[str]]]:
+    """Open ``source`` and yield ``(name, lines)``; ``lines`` iterates over decoded lines.
+
+    Files and stdin are read as bytes and decoded one line at a time, so a bad byte raises
+    ``UnicodeDecodeError`` from ``next(lines)`` exactly while the offending line is fetched: callers count
+    lines and report that one (see :func:`decode_error`). A text stream decodes ahead in blocks, so its
+    errors cannot be placed on a line and are raised here as an :class:`InputError` without one.
+    Only streams we opened are closed.
+    """
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}") from None
+
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if name == "-":
+            yield "<stdin>", _decoded(sys.stdin.buffer, encoding, codec)
+            return
+        try:
+            stream = open(name, "rb")
+        except FileNotFoundError:
+            raise InputError("no such file", name) from None
+        except IsADirectoryError:
+            raise InputError("is a directory, not a file", name) from None
+        except OSError as err:
+            raise InputError(f"cannot open: {err.strerror}", name) from None
+        with stream:
+            yield name, _decoded(stream, encoding, codec)
+        return
+
+    name = getattr(source, "name", None)
+    name = name if isinstance(name, str) else "<stream>"
+    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)):
+        yield name, _decoded(source, encoding, codec)
+    else:
+        yield name, _text_lines(source, name)
+
+
+def decode_error(name: str, line: int, encoding: str) -> InputError:
+    """The error for undecodable bytes on ``line``."""
+    return InputError(f"not valid {encoding} text; try --encoding latin-1", name, line)
+
+
+def _decoded(binary: IO[bytes], encoding: str, codec: codecs.CodecInfo) -> Iterator[str]:
+    lines = iter(binary)
+    first = next(lines, b"")
+    # A UTF-8 byte order mark (Windows editors add one) would otherwise stick to the first token.
+    if codec.name == "utf-8" and first.startswith(codecs.BOM_UTF8):
+        first = first[len(codecs.BOM_UTF8):]
+    head = (first,) if first else ()  # an empty file has no first line
+    # map() with a C method keeps per-line decoding cheap; no Python frame per line.
+    return map(bytes.decode, chain(head, lines), repeat(encoding))
+
+
+def _text_lines(stream: TextIO, name: str) -> Iterator[str]:
+    try:
+        yield from stream
+    except UnicodeDecodeError as err:
+        raise InputError(f"not valid {err.encoding} text ({err.reason})", name) from None
+
+
+def read_columns(
+    source: Source,
+    token_column: int = 0,
+    tag_column: int = -1,
+    encoding: str = "utf-8",
+    with_tags: bool = True,
+) -> Iterator[Sentence]:
+    """Stream the sentences of a column file.
+
+    Columns are split on runs of whitespace, or on tabs only when the first token row holds a tab (so
+    tokens may contain spaces). Every row must have as many columns as that first row. Blank or
+    whitespace-only lines end a sentence; ``-DOCSTART-`` lines are skipped and also end one. Column indexes
+    are 0-based and may be negative. With ``with_tags=False`` the tag column is ignored and ``tags`` is
+    None. Each sentence keeps its split rows in ``columns`` and the line of its first token in ``line``.
+    Errors surface while iterating, as :class:`InputError` with path and line.
+    """
+    with open_lines(source, encoding) as (name, lines):
+        rows: list[list[str]] = []
+        first = 0  # line of the first row in ``rows``
+        split = str.split  # becomes _split_tabs if the first token row holds a tab
+        ncols = -1  # until the first token row fixes the layout
+        tok = tag = 0
+        found = False
+        lineno = 0
+        try:
+            for lineno, line in enumerate(lines, 1):
+                row = split(line)
+                # Fast path: one split and two cheap tests per ordinary token row.
+                if len(row) != ncols or row[0] == "-DOCSTART-":
+                    if not row or row == [""] or row[0] == "-DOCSTART-":  # blank ends a sentence
+                        if rows:
+                            found = True
+                            yield _sentence(rows, first, tok, tag, with_tags)
+                            rows = []
+                        continue
+                    if ncols > 0:
+                        raise InputError(f"expected {ncols} columns, got {len(row)}", name, lineno)
+                    if "\t" in line.rstrip():
+                        split = _split_tabs
+                        row = split(line)
+                    ncols = len(row)
+                    tok, tag = _resolve_columns(ncols, token_column, tag_column, with_tags, name, lineno)
+                if not rows:
+                    first = lineno
+                rows.append(row)
+        except UnicodeDecodeError:
+            # Raised while fetching the line after the last one counted.
+            raise decode_error(name, lineno + 1, encoding) from None
+        if rows:
+            yield _sentence(rows, first, tok, tag, with_tags)
+        elif not found:
+            raise InputError("no sentences found", name)
+
+
+def _split_tabs(line: str) -> list[str]:
+    """Tab-separated fields; a blank or whitespace-only line gives ``[""]``."""
+    return line.rstrip().split("\t")
+
+
+def _resolve_columns(
+    ncols: int, token_column: int, tag_column: int, with_tags: bool, name: str, line: int
+) -> tuple[int, int]:
+    """Check the column indexes against the first row and make them non-negative."""
+    tok = _column("token", token_column, ncols, name, line)
+    if not with_tags:
+        return tok, tok
+    tag = _column("tag", tag_column, ncols, name, line)
+    if tag == tok:
+        # Typically a one-column file of raw tokens read as training data.
+        raise InputError(f"tag column {tag_column} is also the token column (the file has {ncols})", name, line)
+    return tok, tag
+
+
+def _column(what: str, index: int, ncols: int, name: str, line: int) -> int:
+    if not -ncols <= index < ncols:
+        raise InputError(f"{what} column {index} is out of range: the file has {ncols} columns", name, line)
+    return index % ncols
+
+
+def _sentence(rows: list[list[str]], line: int, tok: int, tag: int, with_tags: bool) -> Sentence:
+    return Sentence(
+        tokens=[row[tok] for row in rows],
+        tags=[row[tag] for row in rows] if with_tags else None,
+        line=line,
+        columns=rows,
+    )
+
+
+def write_columns(sentence: Sentence, predicted: list[str], out: TextIO, sep: str = " ") -> None:
+    """Write one sentence as ``token<sep>tag`` lines, then a blank line.
+
+    When the sentence kept its input rows (``columns``), the whole row is echoed with the predicted tag
+    appended, as conlleval expects. Pass ``sep="\\t"`` when tokens may contain spaces.
+    """
+    if len(predicted) != len(sentence.tokens):
+        raise ValueError(f"{len(predicted)} tags for a sentence of {len(sentence.tokens)} tokens")
+    rows = sentence.columns if sentence.columns is not None else ([t] for t in sentence.tokens)
+    out.write("".join(sep.join(row) + sep + tag + "\n" for row, tag in zip(rows, predicted)) + "\n")

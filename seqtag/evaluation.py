@@ -1,0 +1,91 @@
+"""Scoring a model on labelled data, or a file of gold and predicted columns with no model at all."""
+from __future__ import annotations
+
+from typing import Any
+
+from seqtag.config import DataConfig
+from seqtag.data.columns import Source, read_columns
+from seqtag.data.readers import read_sentences
+from seqtag.data.schemes import detect_scheme, normalize_scheme
+from seqtag.errors import InputError
+from seqtag.metrics import tagging_report
+
+
+def _types(tag: str) -> str:
+    return tag[2:] if len(tag) > 2 and tag[1] == "-" else tag
+
+
+def evaluate_tagger(tagger: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
+    """Tag ``source`` (labelled, read with ``data_config``) and score against its gold tags.
+
+    A gold tag (or entity type) the model cannot produce is an input error: it usually means the wrong
+    tag column or the wrong data set.
+    """
+    sentences = list(read_sentences(source, data_config, with_tags=True))
+    known = {_types(t) for t in tagger.labels.items}
+    for sentence in sentences:
+        for offset, tag in enumerate(sentence.tags or []):
+            if _types(tag) not in known:
+                raise InputError(
+                    f"gold tag {tag!r} is not one this model knows ({', '.join(sorted(known))}); "
+                    "wrong --tag-column or wrong data?",
+                    str(source),
+                    sentence.line + offset,
+                )
+    predicted = tagger.predict([s.tokens for s in sentences])
+    scheme = tagger.data_scheme
+    gold = [s.tags for s in sentences]
+    if scheme != "plain":
+        # Score in the scheme of the file we were given (it may differ from the training files').
+        file_scheme = detect_scheme(gold)
+        if file_scheme != "plain" and file_scheme != scheme:
+            from seqtag.data.schemes import convert
+
+            predicted = [convert(p, scheme, file_scheme) for p in predicted]
+            scheme = file_scheme
+    report = tagging_report(gold, predicted, scheme, mode)
+    report["data"] = str(source)
+    return report
+
+
+def evaluate_predictions(
+    source: Source,
+    gold_column: int = -2,
+    pred_column: int = -1,
+    scheme: str = "auto",
+    mode: str = "default",
+    encoding: str = "utf-8",
+) -> dict:
+    """conlleval for pipelines: score a column file holding gold and predicted tags."""
+    gold, pred = [], []
+    for sentence in read_columns(source, token_column=gold_column, tag_column=pred_column, encoding=encoding):
+        gold.append(sentence.tokens)  # the "token" column is the gold column here
+        pred.append(sentence.tags)
+    if scheme == "auto":
+        scheme = detect_scheme(gold + pred)
+    else:
+        scheme = normalize_scheme(scheme)
+    name = "<stdin>" if str(source) == "-" else str(source)
+    if scheme == "plain" and mode == "strict":
+        raise InputError("--mode strict needs B-/I- style tags, but these tags have no prefixes", name)
+    report = tagging_report(gold, pred, scheme, mode)
+    report["data"] = name
+    return report
+
+
+def as_table_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
+    """Rows (name, precision, recall, f1, support) for a text table."""
+    rows = []
+    for name, row in report["per_type"].items():
+        rows.append((name, f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"])))
+    for average in ("micro", "macro"):
+        row = report[average]
+        rows.append((f"{average} avg", f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"])))
+    return rows
+
+
+def summary_line(report: dict) -> str:
+    return (
+        f"{report['sentences']:,} sentences, {report['tokens']:,} tokens; scheme {report['scheme']}, mode {report['mode']}; "
+        f"token accuracy {100 * report['accuracy']:.2f}"
+    )

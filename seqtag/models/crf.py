@@ -1,0 +1,300 @@
+"""A batch-first linear-chain conditional random field.
+
+Scores of a tag sequence ``y`` of length ``L`` given emissions ``e``::
+
+    start[y_0] + sum_t e[t, y_t] + sum_{t>0} transitions[y_{t-1}, y_t] + end[y_{L-1}]
+
+Every method is vectorised over the batch and the tags; only time steps are looped over. Computation
+happens in the emissions' dtype, so float64 emissions give float64 results.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+# Added (not substituted) to disallowed scores: large enough that disallowed paths get ~zero probability
+# and are never decoded while some allowed path exists, yet finite so gradients and arithmetic stay clean.
+_DISALLOWED = -10000.0
+
+_REDUCTIONS = ("none", "sum", "mean", "token_mean")
+
+
+class LinearChainCRF(nn.Module):
+    """Linear-chain CRF over ``num_tags`` tags.
+
+    Args:
+        num_tags: Number of tags.
+        constraints: ``None`` to allow every transition, or a list of ALLOWED ``(from, to)`` pairs in
+            AllenNLP's convention (as produced by ``allennlp.modules.conditional_random_field.
+            allowed_transitions``): indices ``0..num_tags-1`` are tags, ``num_tags`` is START and
+            ``num_tags + 1`` is END, so ``(num_tags, j)`` allows starting with tag ``j`` and
+            ``(i, num_tags + 1)`` allows ending with tag ``i``. Pairs into START or out of END carry no
+            score and are ignored.
+
+    Attributes:
+        transitions: Transition scores from tag ``i`` to tag ``j``, shape ``(num_tags, num_tags)``.
+        start_transitions: Scores of starting with each tag, shape ``(num_tags,)``.
+        end_transitions: Scores of ending with each tag, shape ``(num_tags,)``.
+        allowed_transitions / allowed_start / allowed_end: Bool buffers of the same shapes; saved in the
+            state dict so a reloaded model keeps its constraints.
+    """
+
+    def __init__(self, num_tags: int, constraints: list[tuple[int, int]] | None = None) -> None:
+        if num_tags <= 0:
+            raise ValueError(f"expected num_tags > 0, got {num_tags}")
+        super().__init__()
+        self.num_tags = num_tags
+        self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
+        self.start_transitions = nn.Parameter(torch.empty(num_tags))
+        self.end_transitions = nn.Parameter(torch.empty(num_tags))
+
+        # Extended (num_tags + 2)^2 table indexed like the constraints, then sliced into the three masks.
+        allowed = torch.ones(num_tags + 2, num_tags + 2, dtype=torch.bool)
+        if constraints is not None:
+            allowed.fill_(False)
+            for pair in constraints:
+                i, j = pair
+                if not (0 <= i < num_tags + 2 and 0 <= j < num_tags + 2):
+                    raise ValueError(
+                        f"expected constraint indices in [0, {num_tags + 2}), got {tuple(pair)}"
+                    )
+                allowed[i, j] = True
+        start, end = num_tags, num_tags + 1
+        self.register_buffer("allowed_transitions", allowed[:num_tags, :num_tags].clone())
+        self.register_buffer("allowed_start", allowed[start, :num_tags].clone())
+        self.register_buffer("allowed_end", allowed[:num_tags, end].clone())
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.transitions, -0.1, 0.1)
+        nn.init.uniform_(self.start_transitions, -0.1, 0.1)
+        nn.init.uniform_(self.end_transitions, -0.1, 0.1)
+
+    def extra_repr(self) -> str:
+        return f"num_tags={self.num_tags}"
+
+    # ------------------------------------------------------------------ public API
+
+    def forward(self, emissions: Tensor, tags: Tensor, mask: Tensor, reduction: str = "mean") -> Tensor:
+        """Negative log-likelihood loss.
+
+        Args:
+            emissions: Emission scores, shape ``(batch_size, seq_length, num_tags)``.
+            tags: Gold tags, shape ``(batch_size, seq_length)``, dtype long (padding values are ignored).
+            mask: Real-token mask, shape ``(batch_size, seq_length)``, dtype bool.
+            reduction: ``none`` (shape ``(batch_size,)``), ``sum``, ``mean`` (over sequences) or
+                ``token_mean`` (sum divided by the number of real tokens).
+
+        Returns:
+            The loss, shape ``(batch_size,)`` for ``none``, scalar otherwise.
+        """
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"expected reduction in {_REDUCTIONS}, got {reduction!r}")
+        nll = -self.log_likelihood(emissions, tags, mask)
+        if reduction == "none":
+            return nll
+        if reduction == "sum":
+            return nll.sum()
+        if reduction == "mean":
+            return nll.mean()
+        return nll.sum() / mask.sum()
+
+    def log_likelihood(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """``log p(tags | emissions)`` per sequence, shape ``(batch_size,)``.
+
+        Args: as for :meth:`forward`.
+        """
+        self._validate(emissions, mask, tags)
+        start, trans, end = self._scores(emissions.dtype)
+        score = self._path_score(emissions, tags, mask, start, trans, end)
+        log_z = torch.logsumexp(self._alphas(emissions, mask, start, trans)[-1] + end, dim=1)
+        return score - log_z
+
+    def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """Log of the sum of exp-scores over all tag sequences, shape ``(batch_size,)``.
+
+        Args:
+            emissions: shape ``(batch_size, seq_length, num_tags)``.
+            mask: shape ``(batch_size, seq_length)``, dtype bool.
+        """
+        self._validate(emissions, mask)
+        start, trans, end = self._scores(emissions.dtype)
+        return torch.logsumexp(self._alphas(emissions, mask, start, trans)[-1] + end, dim=1)
+
+    def decode(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Viterbi decoding.
+
+        Args:
+            emissions: shape ``(batch_size, seq_length, num_tags)``.
+            mask: shape ``(batch_size, seq_length)``, dtype bool.
+
+        Returns:
+            The best paths, shape ``(batch_size, seq_length)``, dtype long, 0 beyond each length, and
+            their scores, shape ``(batch_size,)``.
+        """
+        paths, scores = self.nbest(emissions, mask, 1)
+        return paths[:, 0], scores[:, 0]
+
+    def nbest(self, emissions: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """k-best Viterbi decoding, best first.
+
+        Args:
+            emissions: shape ``(batch_size, seq_length, num_tags)``.
+            mask: shape ``(batch_size, seq_length)``, dtype bool.
+            k: Number of paths per sequence.
+
+        Returns:
+            Paths, shape ``(batch_size, k, seq_length)``, dtype long, 0 beyond each length, and their
+            scores, shape ``(batch_size, k)``. When a sequence has fewer than ``k`` paths the extra entries
+            score ``-inf`` and are all 0. Under constraints, disallowed paths rank after every allowed
+            one with scores lowered by 10000 per violation.
+        """
+        if k < 1:
+            raise ValueError(f"expected k >= 1, got {k}")
+        self._validate(emissions, mask)
+        start, trans, end = self._scores(emissions.dtype)
+        batch_size, seq_length, num_tags = emissions.shape
+
+        # Beam entries are flattened as tag * k + rank; rank 0 is the only live one at the first token.
+        # shape: (batch_size, num_tags, k)
+        score = emissions.new_full((batch_size, num_tags, k), float("-inf"))
+        score[:, :, 0] = start + emissions[:, 0]
+        # shape: (num_tags_to, num_tags_from, 1)
+        trans_to_from = trans.t().unsqueeze(2)
+        history = []
+        for t in range(1, seq_length):
+            # shape: (batch_size, num_tags_to, num_tags_from * k)
+            candidates = (score.unsqueeze(1) + trans_to_from).reshape(batch_size, num_tags, num_tags * k)
+            # shape: (batch_size, num_tags, k) each; max is about twice as fast as topk for plain Viterbi
+            if k == 1:
+                best, backpointer = candidates.max(dim=2, keepdim=True)
+            else:
+                best, backpointer = candidates.topk(k, dim=2)
+            score = torch.where(mask[:, t, None, None], best + emissions[:, t, :, None], score)
+            # shape: (batch_size, num_tags * k)
+            history.append(backpointer.reshape(batch_size, num_tags * k))
+
+        # shape: (batch_size, k) each
+        best_scores, best_last = (score + end[:, None]).reshape(batch_size, num_tags * k).topk(k, dim=1)
+
+        # Each sequence starts its backtrace at its own last token; entries past it are garbage but valid
+        # indices, and are zeroed at the end.
+        last = mask.sum(dim=1) - 1
+        paths = torch.zeros(batch_size, k, seq_length, dtype=torch.long, device=emissions.device)
+        state = best_last
+        paths[:, :, -1] = state // k
+        for t in range(seq_length - 2, -1, -1):
+            state = torch.where((last == t)[:, None], best_last, history[t].gather(1, state))
+            paths[:, :, t] = state // k
+        dead = ~mask[:, None, :] | best_scores.isneginf()[:, :, None]
+        return paths.masked_fill_(dead, 0), best_scores
+
+    def marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """Posterior marginals ``p(y_t = j | emissions)`` by forward-backward.
+
+        Args:
+            emissions: shape ``(batch_size, seq_length, num_tags)``.
+            mask: shape ``(batch_size, seq_length)``, dtype bool.
+
+        Returns:
+            shape ``(batch_size, seq_length, num_tags)``; rows sum to 1 on real tokens, 0 on padding.
+        """
+        self._validate(emissions, mask)
+        start, trans, end = self._scores(emissions.dtype)
+        alphas = self._alphas(emissions, mask, start, trans)
+        # shape: (batch_size,)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+
+        # beta_t[i]: log-sum of scores from tag i at t to the end. Padding carries the value back
+        # unchanged, so the last real token of every sequence sees ``end``.
+        # shape: (batch_size, num_tags)
+        beta = end.expand_as(alphas[0])
+        betas = [beta]
+        for t in range(emissions.size(1) - 1, 0, -1):
+            step = torch.logsumexp(trans + (emissions[:, t] + beta).unsqueeze(1), dim=2)
+            beta = torch.where(mask[:, t, None], step, beta)
+            betas.append(beta)
+        betas.reverse()
+
+        # shape: (batch_size, seq_length, num_tags)
+        log_marginals = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
+        return log_marginals.exp().masked_fill(~mask.unsqueeze(2), 0.0)
+
+    # ------------------------------------------------------------------ internals
+
+    def _validate(self, emissions: Tensor, mask: Tensor, tags: Tensor | None = None) -> None:
+        if emissions.dim() != 3 or emissions.size(2) != self.num_tags:
+            raise ValueError(
+                f"expected emissions of shape (batch_size, seq_length, {self.num_tags}), "
+                f"got {tuple(emissions.shape)}"
+            )
+        if not emissions.is_floating_point():
+            raise ValueError(f"expected floating-point emissions, got {emissions.dtype}")
+        if emissions.size(1) == 0:
+            raise ValueError("expected seq_length >= 1, got 0")
+        shape = tuple(emissions.shape[:2])
+        if mask.dtype != torch.bool:
+            raise ValueError(f"expected mask of dtype torch.bool, got {mask.dtype}")
+        if tuple(mask.shape) != shape:
+            raise ValueError(f"expected mask of shape {shape}, got {tuple(mask.shape)}")
+        if tags is not None:
+            if tags.dtype != torch.long:
+                raise ValueError(f"expected tags of dtype torch.int64, got {tags.dtype}")
+            if tuple(tags.shape) != shape:
+                raise ValueError(f"expected tags of shape {shape}, got {tuple(tags.shape)}")
+            real = tags[mask]
+            if real.numel() and (real.min() < 0 or real.max() >= self.num_tags):
+                raise ValueError(
+                    f"expected tags in [0, {self.num_tags}) on real tokens, "
+                    f"got values in [{real.min().item()}, {real.max().item()}]"
+                )
+        if not mask[:, 0].all():
+            empty = (~mask[:, 0]).nonzero().flatten().tolist()
+            raise ValueError(f"expected mask[:, 0] to be all True, got False for sequences {empty}")
+        if (mask[:, 1:] & ~mask[:, :-1]).any():
+            raise ValueError("expected each mask row to be a prefix of True values, got True after False")
+
+    def _scores(self, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+        """Start ``(K,)``, transition ``(K, K)`` and end ``(K,)`` scores in ``dtype``, constraints applied."""
+
+        def penalised(score: Tensor, allowed: Tensor) -> Tensor:
+            score = score.to(dtype)
+            return torch.where(allowed, score, score + _DISALLOWED)
+
+        return (
+            penalised(self.start_transitions, self.allowed_start),
+            penalised(self.transitions, self.allowed_transitions),
+            penalised(self.end_transitions, self.allowed_end),
+        )
+
+    @staticmethod
+    def _path_score(
+        emissions: Tensor, tags: Tensor, mask: Tensor, start: Tensor, trans: Tensor, end: Tensor
+    ) -> Tensor:
+        """Score of the given tag sequences, shape ``(batch_size,)``."""
+        # Padding may hold any value (e.g. -100); make it a valid index, its terms are masked out anyway.
+        tags = tags.masked_fill(~mask, 0)
+        # shape: (batch_size, seq_length)
+        emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)
+        # shape: (batch_size, seq_length - 1)
+        steps = trans[tags[:, :-1], tags[:, 1:]] + emitted[:, 1:]
+        # shape: (batch_size,)
+        last_tags = tags.gather(1, (mask.sum(dim=1) - 1).unsqueeze(1)).squeeze(1)
+        inner = torch.where(mask[:, 1:], steps, 0.0).sum(dim=1)
+        return start[tags[:, 0]] + emitted[:, 0] + inner + end[last_tags]
+
+    @staticmethod
+    def _alphas(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor) -> list[Tensor]:
+        """Forward variables per position, each ``(batch_size, num_tags)``.
+
+        ``alphas[t][b, j]`` is the log-sum of scores of all prefixes ending in tag ``j`` at ``t``; padding
+        carries the last real value forward so ``alphas[-1]`` is final for every sequence.
+        """
+        alpha = start + emissions[:, 0]
+        alphas = [alpha]
+        for t in range(1, emissions.size(1)):
+            # shape: (batch_size, num_tags_from, num_tags_to) -> (batch_size, num_tags_to)
+            step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t, None], step, alpha)
+            alphas.append(alpha)
+        return alphas

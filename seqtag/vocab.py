@@ -1,0 +1,65 @@
+"""Vocabularies as plain string lists (JSON-serialisable), with the token lookup chain."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+PAD = "<pad>"  # index 0: padding, embeds to zeros
+UNK = "<unk>"  # index 1: anything unseen
+_DIGIT = re.compile(r"\d")
+
+
+def normalize_digits(token: str) -> str:
+    """'1996' -> '0000': numbers share one embedding per shape."""
+    return _DIGIT.sub("0", token)
+
+
+class Vocab:
+    """A string <-> id mapping. ``items`` is what goes into the model file."""
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self.items = list(items)
+        self.index = {item: i for i, item in enumerate(self.items)}
+        if len(self.index) != len(self.items):
+            raise ValueError("vocabulary items must be unique")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.index
+
+    def id(self, item: str) -> int:
+        """Exact id; raises KeyError for unknown items (labels must be known)."""
+        return self.index[item]
+
+
+class WordVocab(Vocab):
+    """Word ids with the lookup chain exact -> lowercase -> digits normalised -> UNK.
+
+    The chain lets a cased corpus use lowercased vectors (GloVe) and lets '1996' share '0000'.
+    """
+
+    def lookup(self, token: str) -> int:
+        index = self.index
+        found = index.get(token)
+        if found is None:
+            lower = token.lower()
+            found = index.get(lower)
+            if found is None:
+                found = index.get(normalize_digits(lower), 1)
+        return found
+
+    def lookup_all(self, tokens: Iterable[str]) -> list[int]:
+        lookup = self.lookup
+        return [lookup(t) for t in tokens]
+
+
+def char_vocab(words: Iterable[str], min_count: int = 1) -> Vocab:
+    """Characters of the training words (with PAD and UNK first), most frequent first."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for word in words:
+        counts.update(word)
+    return Vocab([PAD, UNK] + [c for c, n in counts.most_common() if n >= min_count])
