@@ -21,4 +21,8 @@ def load_model(path: str | Path) -> Any:
         from seqtag.tagger import Tagger
 
         return Tagger.from_archive(body, path)
+    if body["task"] == "classify":
+        from seqtag.classifier import Classifier
+
+        return Classifier.from_archive(body, path)
     raise InputError(f"unknown model task {body['task']!r}", path)

@@ -13,7 +13,7 @@ refused before anything in it runs.
 from __future__ import annotations
 
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,22 @@ def load_archive(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         raise InputError("is a directory, not a model file", path)
     try:
-        body = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(
-            "refusing to load: the file holds Python objects, not just tensors and plain data "
-            "(a model file made by something other than seqtag, or a malicious one)",
-            path,
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        with warnings.catch_warnings():
+            # Random bytes read as a legacy pickle make torch warn about odd "protocols" on stderr.
+            warnings.simplefilter("ignore")
+            body = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch names the offending global ("... was not an allowed global", "Unsupported global");
+        # other unpickling failures are just bytes that are not a pickle at all.
+        if "global" in str(err).lower():
+            raise InputError(
+                "refusing to load: the file holds Python objects, not just tensors and plain data "
+                "(a model file made by something other than seqtag, or a malicious one)",
+                path,
+            ) from None
+        raise InputError("not a seqtag model file, or a truncated / corrupted one (UnpicklingError)", path) from None
+    except Exception as err:  # noqa: BLE001 - any failure to parse a user's file is a damaged file
+        # Garbage bytes make the weights-only unpickler fail in arbitrary ways (IndexError, KeyError, ...).
         raise InputError(f"not a seqtag model file, or a truncated / corrupted one ({err.__class__.__name__})", path) from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise InputError("not a seqtag model file", path)

@@ -23,6 +23,7 @@ class Batch:
     char_lengths: torch.Tensor  # shape: (U,) long
     types: torch.Tensor  # shape: (B, T) long, row of ``chars`` for each token (0 on padding)
     tags: torch.Tensor | None = None  # shape: (B, T) long, gold tag ids (0 on padding)
+    labels: torch.Tensor | None = None  # shape: (B,) long, gold class ids (classification)
 
     def __len__(self) -> int:
         return int(self.words.shape[0])
@@ -36,7 +37,13 @@ class Collator:
         self.chars = chars
         self.labels = labels
 
-    def __call__(self, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None) -> Batch:
+    def __call__(
+        self,
+        sentences: Sequence[Sequence[str]],
+        tags: Sequence[Sequence[str]] | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> Batch:
+        """Token lists (each non-empty) with optional per-token ``tags`` or per-text ``labels``."""
         width = max(len(s) for s in sentences)
         lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
         lookup = self.words.lookup
@@ -59,7 +66,12 @@ class Collator:
             tag_tensor = torch.tensor(
                 [[index[t] for t in row] + [0] * (width - len(row)) for row in tags], dtype=torch.long
             )
-        return Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor)
+        label_tensor = None
+        if labels is not None:
+            if self.labels is None:
+                raise ValueError("this collator has no label vocabulary")
+            label_tensor = torch.tensor([self.labels.index[label] for label in labels], dtype=torch.long)
+        return Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor)
 
     def _chars(self, strings: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if self.chars is None:
@@ -72,12 +84,18 @@ class Collator:
 
 
 def bucket_batches(
-    lengths: Sequence[int], batch_size: int, shuffle: bool = False, rng: random.Random | None = None
+    lengths: Sequence[int],
+    batch_size: int,
+    shuffle: bool = False,
+    rng: random.Random | None = None,
+    max_tokens: int | None = None,
 ) -> list[list[int]]:
     """Indices grouped into batches of sentences of similar length (less padding, faster RNNs).
 
-    With ``shuffle`` the grouping is randomised a little (lengths jittered) and batch order shuffled,
-    so epochs differ while batches stay homogeneous.
+    A batch holds at most ``batch_size`` sentences and, when ``max_tokens`` is set, at most that many
+    padded tokens (so batches of long documents stay small and memory stays bounded). With ``shuffle``
+    the grouping is randomised a little (lengths jittered) and batch order shuffled, so epochs differ
+    while batches stay homogeneous.
     """
     rng = rng or random.Random(0)
     if shuffle:
@@ -85,7 +103,19 @@ def bucket_batches(
     else:
         keys = list(lengths)
     order = sorted(range(len(lengths)), key=keys.__getitem__)
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    widest = 0  # longest sentence in ``current``: the padded width of the batch
+    for i in order:
+        wider = max(widest, lengths[i])
+        too_wide = max_tokens is not None and current and wider * (len(current) + 1) > max_tokens
+        if len(current) == batch_size or too_wide:
+            batches.append(current)
+            current, wider = [], lengths[i]
+        current.append(i)
+        widest = wider
+    if current:
+        batches.append(current)
     if shuffle:
         rng.shuffle(batches)
     return batches

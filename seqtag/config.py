@@ -16,17 +16,21 @@ from seqtag.errors import InputError
 
 @dataclass(frozen=True)
 class DataConfig:
-    input_format: str = "conll"  # conll (column file) | conllu
+    input_format: str = "auto"  # tagging: conll | conllu; classification: tsv | csv | label-tab | ...
     token_column: int = 0  # column holding the token (0-based; negative counts from the end)
     tag_column: int = -1  # column holding the gold tag
     conllu_field: str = "upos"  # upos | xpos, for CoNLL-U input
     scheme: str = "auto"  # tag scheme of the files: auto | iob1 | iob2 | bioes | plain
     encoding: str = "utf-8"  # text encoding of every input file
+    label_column: str = ""  # classification TSV/CSV: label column name or index ("" = auto)
+    text_columns: str = ""  # classification TSV/CSV: comma-separated text columns, joined ("" = auto)
+    tokenized: bool = False  # classification text is already tokenized (split on whitespace)
+    max_tokens: int = 0  # truncate classification texts to this many tokens (0 = keep all)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    task: str = "tag"  # tag (one label per token) | classify (one label per text)
+    task: str = "tag"  # tag (one label per token) | classify (one label per text); "auto" only on input
     train_scheme: str = "bioes"  # scheme the tagger learns in; predictions go back to the file's scheme
     word_dim: int = 100  # word embedding size when no pretrained vectors are given
     fine_tune: bool = True  # update the word embeddings during training
@@ -40,7 +44,8 @@ class ModelConfig:
     hidden: int = 200  # recurrent units per direction
     bidirectional: bool = True  # read the sentence both ways
     dropout: float = 0.5  # on embeddings, between layers and before the head
-    head: str = "crf"  # softmax | crf
+    head: str = "crf"  # softmax | crf (taggers)
+    pooling: str = "max"  # last | mean | max | attention (classifiers)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class TrainConfig:
     epochs: int = 50  # maximum number of passes over the training data
     patience: int = 5  # stop after this many epochs without a better dev score
     batch_size: int = 32  # sentences per batch
+    batch_tokens: int = 0  # also cap a batch at this many padded tokens (0 = no cap; for long documents)
     lr: float = 1e-3  # learning rate
     optimizer: str = "adam"  # adam | sgd (with momentum 0.9)
     lr_decay: float = 0.5  # multiply the learning rate by this when dev stalls for 2 epochs (1 = never)
@@ -58,14 +64,15 @@ class TrainConfig:
 
 CONFIG_CLASSES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 _CHOICES = {
-    "input_format": ("conll", "conllu"),
+    "input_format": ("auto", "conll", "conllu", "tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl"),
     "conllu_field": ("upos", "xpos"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "plain"),
-    "task": ("tag", "classify"),
+    "task": ("auto", "tag", "classify"),
     "train_scheme": ("bioes", "iob2"),
     "char_encoder": ("none", "cnn", "lstm"),
     "cell": ("rnn", "gru", "lstm"),
     "head": ("softmax", "crf"),
+    "pooling": ("last", "mean", "max", "attention"),
     "optimizer": ("adam", "sgd"),
 }
 _POSITIVE = {"word_dim", "char_dim", "char_hidden", "char_kernel", "layers", "hidden", "epochs", "batch_size"}
@@ -91,6 +98,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
         raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
     if key in _CHOICES and value not in _CHOICES[key]:
         raise InputError(f"{key!r} must be one of {', '.join(_CHOICES[key])}; got {value!r}", where)
+    if key in ("max_tokens", "batch_tokens", "threads") and value < 0:
+        raise InputError(f"{key!r} must be 0 (no limit) or positive, got {value!r}", where)
     if key in _POSITIVE and value <= 0:
         raise InputError(f"{key!r} must be positive, got {value!r}", where)
     if key == "dropout" and not 0 <= value < 1:

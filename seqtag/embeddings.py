@@ -99,6 +99,9 @@ def _read_with_gensim(path: Path) -> tuple[list[str], np.ndarray]:
         raise InputError(f"not a readable vector file ({err})", path) from None
     if len(kv.index_to_key) == 0:
         raise InputError("no vectors found", path)
+    if kv.vector_size == 0:
+        # e.g. a plain word list: every line is one word and no numbers
+        raise InputError("the vectors have no values (a word list, not a vector file?)", path)
     return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
 
 
@@ -139,6 +142,7 @@ class EmbeddingTable:
 
     words: list[str]  # starts with PAD, UNK
     matrix: np.ndarray  # shape: (len(words), dim), float32
+    trainable: int  # rows [0, trainable) are the training vocabulary; later rows are pretrained-only
     coverage: dict[str, float]  # share of training tokens / types that found a pretrained vector
 
 
@@ -167,6 +171,7 @@ def build_embedding_table(
             seen[name] = len(words)
             words.append(name)
             rows.append(vectors.matrix[vectors.index[key]] if key is not None else None)
+    trainable = len(words)
     if vectors is not None:
         for i, word in enumerate(vectors.words[:keep_vectors]):
             if word not in seen:
@@ -184,4 +189,4 @@ def build_embedding_table(
         "tokens": found_tokens / total_tokens,
         "types": found_types / (len(counts) or 1),
     }
-    return EmbeddingTable(words, matrix, coverage)
+    return EmbeddingTable(words, matrix, trainable, coverage)

@@ -15,6 +15,33 @@ def _types(tag: str) -> str:
     return tag[2:] if len(tag) > 2 and tag[1] == "-" else tag
 
 
+def evaluate_model(model: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
+    """Score a tagger or classifier on labelled data read with ``data_config``."""
+    if model.task == "classify":
+        return evaluate_classifier(model, source, data_config)
+    return evaluate_tagger(model, source, data_config, mode)
+
+
+def evaluate_classifier(classifier: Any, source: Source, data_config: DataConfig) -> dict:
+    """Accuracy, averages, per-class scores and the confusion matrix; unknown gold labels are errors."""
+    from seqtag.classifier import read_data
+    from seqtag.metrics import classification_report
+
+    examples = list(read_data(source, data_config))
+    known = set(classifier.labels.items)
+    for example in examples:
+        if example.label not in known:
+            raise InputError(
+                f"gold label {example.label!r} is not one this model knows ({', '.join(sorted(known))})",
+                str(source),
+                example.line,
+            )
+    predicted = classifier.predict([e.tokens for e in examples])
+    report = classification_report([e.label for e in examples], predicted, classifier.labels.items)
+    report["data"] = str(source)
+    return report
+
+
 def evaluate_tagger(tagger: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
     """Tag ``source`` (labelled, read with ``data_config``) and score against its gold tags.
 
@@ -73,19 +100,10 @@ def evaluate_predictions(
     return report
 
 
-def as_table_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
-    """Rows (name, precision, recall, f1, support) for a text table."""
-    rows = []
-    for name, row in report["per_type"].items():
-        rows.append((name, f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"])))
-    for average in ("micro", "macro"):
-        row = report[average]
-        rows.append((f"{average} avg", f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"])))
-    return rows
-
-
-def summary_line(report: dict) -> str:
-    return (
-        f"{report['sentences']:,} sentences, {report['tokens']:,} tokens; scheme {report['scheme']}, mode {report['mode']}; "
-        f"token accuracy {100 * report['accuracy']:.2f}"
-    )
+def score_rows(per_name: dict, report: dict) -> list[tuple[str, str, str, str, str]]:
+    """Rows (name, precision, recall, f1, support) in percent, then the micro and macro averages."""
+    named = list(per_name.items()) + [(f"{avg} avg", report[avg]) for avg in ("micro", "macro")]
+    return [
+        (name, f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"]))
+        for name, row in named
+    ]

@@ -86,3 +86,29 @@ def _per_tag(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> tu
         )
         averages.append({"precision": float(ap), "recall": float(ar), "f1": float(af), "support": len(flat_gold)})
     return per, averages[0], averages[1]
+
+
+def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict:
+    """Accuracy, micro / macro averages, per-class precision / recall / F1 and the confusion matrix
+    (rows = gold, columns = predicted, in ``labels`` order), all from scikit-learn."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    if len(gold) != len(pred):
+        raise ValueError(f"expected {len(gold)} predictions, got {len(pred)}")
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    result: dict = {
+        "examples": len(gold),
+        "accuracy": float(accuracy_score(gold, pred)) if gold else 0.0,
+        "per_class": {
+            label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, label in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion": confusion_matrix(gold, pred, labels=labels).tolist(),
+    }
+    for average in ("micro", "macro"):
+        ap, ar, af, _ = precision_recall_fscore_support(gold, pred, labels=labels, average=average, zero_division=0)
+        result[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af), "support": len(gold)}
+    result["score"] = result["accuracy"]
+    return result

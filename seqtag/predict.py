@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 from seqtag.data.columns import write_columns
 from seqtag.data.schemes import spans
@@ -62,3 +62,25 @@ def write_tagged(tagged: Iterable[tuple[Sentence, list[str]]], out: TextIO, outp
             continue  # an empty raw line carries no tokens; CoNLL output has nothing to write for it
         sep = "\t" if any(" " in token for token in sentence.tokens) else " "
         write_columns(sentence, tags, out, sep)
+
+
+def write_classified(
+    results: Iterable[tuple[Any, list[float]]], out: TextIO, output_format: str, labels: list[str], top_k: int | None
+) -> None:
+    """One line per input text: the label, or JSON with the label and class probabilities (best first,
+    ``top_k`` of them). An empty text gives an empty line (``{}`` in JSONL), so lines stay aligned."""
+    for example, probs in results:
+        if not probs:
+            out.write("{}\n" if output_format == "jsonl" else "\n")
+            continue
+        ranked = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        if output_format != "jsonl":
+            out.write(labels[ranked[0]] + "\n")
+            continue
+        keep = ranked[:top_k] if top_k else ranked
+        record = {
+            "line": example.line,
+            "label": labels[ranked[0]],
+            "probabilities": {labels[i]: round(probs[i], 6) for i in keep},
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")

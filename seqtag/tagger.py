@@ -8,56 +8,35 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from seqtag import __version__
-from seqtag.archive import load_archive, save_archive
-from seqtag.batching import Collator, bucket_batches
-from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
+from seqtag.batching import bucket_batches
+from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.readers import read_sentences
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme
 from seqtag.data.sentence import Sentence
 from seqtag.errors import InputError
+from seqtag.inputs import build_inputs
+from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.tagger import TaggerNet
-from seqtag.training import Callbacks, History, fit
-from seqtag.vocab import Vocab, WordVocab, char_vocab
-
-PREDICT_BATCH = 256  # sentences per batch when tagging (sorted by length, so little padding)
+from seqtag.training import Callbacks, History, fit, seed_everything
+from seqtag.vocab import Vocab, WordVocab
 
 
-class Tagger:
+class Tagger(Model):
+    """A sequence tagger; predictions come back in the tag scheme of its training files."""
+
     task = "tag"
 
-    def __init__(
-        self,
-        net: TaggerNet,
-        words: WordVocab,
-        chars: Vocab | None,
-        labels: Vocab,
-        model_config: ModelConfig,
-        data_config: DataConfig,
-        data_scheme: str,
-        meta: dict[str, Any] | None = None,
-        train_config: TrainConfig | None = None,
-    ) -> None:
-        self.net = net.eval()
-        self.words = words
-        self.chars = chars
-        self.labels = labels
-        self.model_config = model_config
-        self.data_config = data_config
-        self.train_config = train_config or TrainConfig()
+    def __init__(self, *args: Any, data_scheme: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.data_scheme = data_scheme  # scheme of the training files; predictions are written in it
-        self.model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
-        self.meta = meta or {}
-        self.collate = Collator(words, chars, labels)
+        self.model_scheme = "plain" if data_scheme == "plain" else self.model_config.train_scheme
 
-    # -- prediction -------------------------------------------------------------------------------
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[list[str]]:
         """Tags for each token list, in the training data's scheme; empty lists give empty lists."""
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
@@ -74,78 +53,26 @@ class Tagger:
                     out[i] = tags
         return out
 
-    def predict_stream(
-        self, sentences: Iterable[Sentence], batch_size: int = PREDICT_BATCH, chunk: int = 4096
-    ) -> Iterator[tuple[Sentence, list[str]]]:
-        """Tag a stream in input order, holding at most ``chunk`` sentences in memory."""
-        buffer: list[Sentence] = []
-        for sentence in sentences:
-            buffer.append(sentence)
-            if len(buffer) >= chunk:
-                yield from zip(buffer, self.predict([s.tokens for s in buffer], batch_size))
-                buffer = []
-        if buffer:
-            yield from zip(buffer, self.predict([s.tokens for s in buffer], batch_size))
+    predict_chunk = predict
 
-    # -- persistence ------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        save_archive(
-            path,
-            {
-                "task": self.task,
-                "seqtag_version": __version__,
-                "config": {
-                    "data": as_dict(self.data_config),
-                    "model": as_dict(self.model_config),
-                    "train": as_dict(self.train_config),
-                },
-                "vocab": {
-                    "words": self.words.items,
-                    "chars": self.chars.items if self.chars is not None else None,
-                    "labels": self.labels.items,
-                },
-                "schemes": {"data": self.data_scheme, "model": self.model_scheme},
-                "meta": self.meta,
-                "state_dict": self.net.state_dict(),
-            },
-        )
+    def archive_extra(self) -> dict[str, Any]:
+        return {"schemes": {"data": self.data_scheme, "model": self.model_scheme}}
 
     @classmethod
-    def from_archive(cls, body: dict[str, Any], path: str | Path = "") -> Tagger:
-        try:
-            model_config = from_dict(ModelConfig, body["config"]["model"])
-            vocab = body["vocab"]
-            words, labels = WordVocab(vocab["words"]), Vocab(vocab["labels"])
-            chars = Vocab(vocab["chars"]) if vocab.get("chars") else None
-            data_scheme = body["schemes"]["data"]
-            net = build_net(model_config, words, chars, labels, body["schemes"]["model"])
-            net.load_state_dict(body["state_dict"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise InputError(f"damaged model file ({err.__class__.__name__}: {err})", path) from None
-        return cls(
-            net,
-            words,
-            chars,
-            labels,
-            model_config,
-            from_dict(DataConfig, body["config"].get("data", {})),
-            data_scheme,
-            body.get("meta", {}),
-            from_dict(TrainConfig, body["config"].get("train", {})),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> Tagger:
-        body = load_archive(path)
-        if body["task"] != cls.task:
-            raise InputError(f"this is a {body['task']} model, not a tagger", path)
-        return cls.from_archive(body, path)
+    def build(cls, body, model_config, words, chars, labels, data_config, train_config) -> Tagger:  # type: ignore[override]
+        schemes = body["schemes"]
+        net = build_net(model_config, words, chars, labels, schemes["model"])
+        return cls(net, words, chars, labels, model_config, data_config, train_config, data_scheme=schemes["data"])
 
 
-def build_net(config: ModelConfig, words: Vocab, chars: Vocab | None, labels: Vocab, scheme: str) -> TaggerNet:
+def build_net(
+    config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, scheme: str
+) -> TaggerNet:
     """The network for these vocabularies; CRF transitions are constrained by the labels' ``scheme``."""
     constraints = None if scheme == "plain" else allowed_transitions(labels.items, scheme)
-    return TaggerNet(config, len(words), len(chars) if chars is not None else 1, len(labels), constraints)
+    return TaggerNet(
+        config, len(words), len(chars) if chars is not None else 1, len(labels), constraints, words.trainable
+    )
 
 
 def label_set(tag_sequences: Iterable[list[str]], scheme: str) -> list[str]:
@@ -166,14 +93,6 @@ def _resolve_scheme(sentences: list[Sentence], requested: str, path: Path) -> st
     if requested != "plain" and detected == "plain":
         raise InputError(f"--scheme {requested} given, but the tags have no B-/I- prefixes", path)
     return requested
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def train_tagger(
@@ -204,41 +123,28 @@ def train_tagger(
         + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
     )
 
-    counts = Counter(t for s in train_sents for t in s.tokens)
-    vectors = None
-    if embeddings is not None:
-        from seqtag.embeddings import load_vectors
-
-        vectors = load_vectors(embeddings, cache=embedding_cache)
-    from seqtag.embeddings import build_embedding_table
-
-    table = build_embedding_table(counts, vectors, model_config.word_dim, model_config.keep_vectors, train_config.seed)
-    if vectors is not None:
-        say(
-            f"embeddings: {len(vectors.words):,} vectors of {vectors.dim} dimensions; they cover "
-            f"{table.coverage['tokens']:.1%} of training tokens and {table.coverage['types']:.1%} of types; "
-            f"the model keeps {len(table.words):,} rows"
-        )
-    model_config = dataclasses.replace(model_config, word_dim=int(table.matrix.shape[1]))
-    words = WordVocab(table.words)
-    chars = char_vocab(counts) if model_config.char_encoder != "none" else None
-    net = build_net(model_config, words, chars, labels, model_scheme)
-    net.encoder.load_pretrained(torch.from_numpy(table.matrix))
+    inputs = build_inputs((s.tokens for s in train_sents), embeddings, model_config, train_config.seed, embedding_cache, say)
+    net = build_net(inputs.config, inputs.words, inputs.chars, labels, model_scheme)
+    net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
     meta: dict[str, Any] = {
         "train_data": str(train),
         "dev_data": str(dev) if dev is not None else None,
         "embeddings": str(embeddings) if embeddings is not None else None,
-        "embedding_coverage": table.coverage,
+        "embedding_coverage": inputs.coverage,
         "train_sentences": len(train_sents),
     }
-    tagger = Tagger(net, words, chars, labels, model_config, data_config, data_scheme, meta, train_config)
+    tagger = Tagger(
+        net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta, data_scheme=data_scheme
+    )
 
     rng = random.Random(train_config.seed)
     token_lists = [s.tokens for s in train_sents]
     lengths = [len(s) for s in token_lists]
 
     def batches(epoch: int) -> list:
-        groups = bucket_batches(lengths, train_config.batch_size, shuffle=True, rng=rng)
+        groups = bucket_batches(
+            lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None
+        )
         return [tagger.collate([token_lists[i] for i in g], [train_tags[i] for i in g]) for g in groups]
 
     def score_dev() -> dict[str, float]:

@@ -38,7 +38,12 @@ class WordVocab(Vocab):
     """Word ids with the lookup chain exact -> lowercase -> digits normalised -> UNK.
 
     The chain lets a cased corpus use lowercased vectors (GloVe) and lets '1996' share '0000'.
+    Items ``[0, trainable)`` are the training vocabulary; the rest are pretrained-only rows.
     """
+
+    def __init__(self, items: Sequence[str], trainable: int | None = None) -> None:
+        super().__init__(items)
+        self.trainable = len(self.items) if trainable is None else trainable
 
     def lookup(self, token: str) -> int:
         index = self.index

@@ -54,15 +54,45 @@ class TagOutput(str, Enum):
 
 
 class InputFormat(str, Enum):
+    """Prediction input: raw/tokenized text lines, tagging column files, or labelled classification files."""
+
     raw = "raw"
     tokenized = "tokenized"
     conll = "conll"
     conllu = "conllu"
+    tsv = "tsv"
+    csv = "csv"
+    label_tab = "label-tab"
+    label_space = "label-space"
+    fasttext = "fasttext"
+    jsonl = "jsonl"
 
 
-class ColumnFormat(str, Enum):
+class DataFormat(str, Enum):
+    """Labelled data: column files for tagging, text formats for classification."""
+
+    auto = "auto"
     conll = "conll"
     conllu = "conllu"
+    tsv = "tsv"
+    csv = "csv"
+    label_tab = "label-tab"
+    label_space = "label-space"
+    fasttext = "fasttext"
+    jsonl = "jsonl"
+
+
+class Task(str, Enum):
+    auto = "auto"
+    tag = "tag"
+    classify = "classify"
+
+
+class Pooling(str, Enum):
+    last = "last"
+    mean = "mean"
+    max = "max"
+    attention = "attention"
 
 
 class Scheme(str, Enum):

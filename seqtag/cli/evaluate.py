@@ -8,29 +8,32 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqtag.cli._common import ColumnFormat, Mode, OutputFormat, Scheme, UposField, fail, reports_input_errors
+from seqtag.cli._common import DataFormat, Mode, OutputFormat, Scheme, UposField, fail, reports_input_errors
 
 
 @reports_input_errors
 def evaluate(
     model: Annotated[Optional[Path], typer.Argument(help="A .seqtag model file.", exists=True, dir_okay=False)] = None,
-    data: Annotated[Optional[str], typer.Argument(help="Labelled data to tag and score, or - for stdin.")] = None,
+    data: Annotated[Optional[str], typer.Argument(help="Labelled data to predict and score, or - for stdin.")] = None,
     predictions: Annotated[Optional[str], typer.Option("--predictions", "-p", help="Score this file of `token … gold pred` columns instead (no model); - reads stdin.")] = None,
     mode: Annotated[Mode, typer.Option(help="seqeval matching: default (conlleval-like) or strict (scheme-aware).")] = Mode.default,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")] = OutputFormat.table,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --predictions files.")] = Scheme.auto,
-    input_format: Annotated[Optional[ColumnFormat], typer.Option(help="Format of DATA. [default: the model's training format]")] = None,
+    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of DATA. [default: as the training data]")] = None,
     token_column: Annotated[Optional[int], typer.Option(help="Token column of DATA. [default: as in training]")] = None,
     tag_column: Annotated[Optional[int], typer.Option(help="Gold tag column of DATA. [default: as in training]")] = None,
     conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U DATA. [default: as in training]")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Classification: label column of DATA. [default: as in training]")] = None,
+    text_columns: Annotated[Optional[str], typer.Option(help="Classification: text columns of DATA. [default: as in training]")] = None,
     gold_column: Annotated[int, typer.Option(help="Gold column of --predictions files.")] = -2,
     pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions files.")] = -1,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. [default: utf-8]")] = None,
 ) -> None:
-    """Precision / recall / F1 per entity type (seqeval), micro and macro averages, token accuracy."""
+    """Taggers: seqeval precision / recall / F1 per type, micro and macro averages, token accuracy.
+    Classifiers: accuracy, micro / macro F1, per-class scores and the confusion matrix (scikit-learn)."""
     import dataclasses
 
-    from seqtag.evaluation import evaluate_predictions, evaluate_tagger
+    from seqtag.evaluation import evaluate_model, evaluate_predictions
 
     if predictions is not None:
         if model is not None:
@@ -43,32 +46,67 @@ def evaluate(
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
         from seqtag import load_model
 
-        tagger = load_model(model)
+        loaded = load_model(model)
         overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
-                         conllu_field=conllu_field, encoding=encoding)
+                         conllu_field=conllu_field, encoding=encoding, label_column=label_column,
+                         text_columns=text_columns)
         overrides = {k: getattr(v, "value", v) for k, v in overrides.items() if v is not None}
-        if "input_format" not in overrides and data.endswith(".conllu"):
-            overrides["input_format"] = "conllu"
-        data_config = dataclasses.replace(tagger.data_config, **overrides)
-        report = evaluate_tagger(tagger, data, data_config, mode.value)
+        data_config = dataclasses.replace(loaded.data_config, **overrides)
+        report = evaluate_model(loaded, data, data_config, mode.value)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report) + "\n")
+    elif "confusion" in report:
+        print_classification(report)
     else:
-        print_report(report)
+        print_tagging(report)
 
 
-def print_report(report: dict) -> None:
-    from rich.console import Console
+def _table(title: str, first: str):  # -> rich.table.Table
     from rich.table import Table
 
-    from seqtag.evaluation import as_table_rows, summary_line
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in (first, "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == first else "right")
+    return table
 
-    table = Table(title=f"{report['data']}", title_justify="left", box=None, pad_edge=False)
-    for column in ("type", "precision", "recall", "f1", "support"):
-        table.add_column(column, justify="left" if column == "type" else "right")
-    rows = as_table_rows(report)
+
+def _console():  # results go to stdout; no colour codes or wrapping surprises in pipes
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_tagging(report: dict) -> None:
+    from seqtag.evaluation import score_rows
+
+    table = _table(report["data"], "type")
+    rows = score_rows(report["per_type"], report)
     for i, row in enumerate(rows):
         table.add_row(*row, end_section=i == len(rows) - 3)
-    console = Console(highlight=False)
+    console = _console()
     console.print(table)
-    console.print(summary_line(report))
+    console.print(
+        f"{report['sentences']:,} sentences, {report['tokens']:,} tokens; scheme {report['scheme']}, "
+        f"mode {report['mode']}; token accuracy {100 * report['accuracy']:.2f}"
+    )
+
+
+def print_classification(report: dict) -> None:
+    from rich.table import Table
+
+    from seqtag.evaluation import score_rows
+
+    table = _table(report["data"], "class")
+    rows = score_rows(report["per_class"], report)
+    for i, row in enumerate(rows):
+        table.add_row(*row, end_section=i == len(rows) - 3)
+    console = _console()
+    console.print(table)
+    console.print(f"{report['examples']:,} examples; accuracy {100 * report['accuracy']:.2f}")
+    matrix = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left", box=None, pad_edge=False)
+    matrix.add_column("")
+    for label in report["labels"]:
+        matrix.add_column(label, justify="right")
+    for label, counts in zip(report["labels"], report["confusion"]):
+        matrix.add_row(label, *map(str, counts))
+    console.print(matrix)

@@ -1,4 +1,4 @@
-"""`seqtag predict`: tag raw text, pre-tokenized lines or column files; results on stdout, streamed."""
+"""`seqtag predict`: tag or classify text; results on stdout, streamed in input order."""
 from __future__ import annotations
 
 import sys
@@ -14,19 +14,34 @@ from seqtag.cli._common import InputFormat, TagOutput, reports_input_errors
 def predict(
     model: Annotated[Path, typer.Argument(help="A .seqtag model file.", exists=True, dir_okay=False)],
     source: Annotated[str, typer.Argument(metavar="INPUT", help="Input file, or - for stdin.")] = "-",
-    input_format: Annotated[InputFormat, typer.Option(help="raw text (sentence-split and tokenized), tokenized lines, or column files.")] = InputFormat.raw,
-    tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: one pre-tokenized sentence per line.")] = False,
-    output_format: Annotated[TagOutput, typer.Option("--format", help="conll columns, or jsonl with tokens, tags and spans with character offsets.")] = TagOutput.conll,
+    input_format: Annotated[InputFormat, typer.Option(help="raw text lines (tokenized by syntok; sentence-split for taggers), tokenized lines, tagging column files, or labelled classification files (labels ignored).")] = InputFormat.raw,
+    tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
+    output_format: Annotated[TagOutput, typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities.")] = TagOutput.conll,
+    top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. [default: all]", min=1)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.", min=1)] = 256,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
 ) -> None:
-    """Tag text with a trained model and write the result to stdout."""
+    """Tag or classify text with a trained model and write the result to stdout."""
     from seqtag import load_model
+    from seqtag.errors import InputError
+
+    fmt = (InputFormat.tokenized if tokenized else input_format).value
+    loaded = load_model(model)
+    if loaded.task == "classify":
+        from seqtag.predict import write_classified
+
+        if fmt in ("conll", "conllu"):
+            raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
+        text_format = "text" if fmt in ("raw", "tokenized") else fmt
+        examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
+        results = loaded.predict_stream(examples, batch_size=batch_size)
+        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k)
+        return
     from seqtag.predict import iter_input, write_tagged
 
-    fmt = InputFormat.tokenized if tokenized else input_format
-    tagger = load_model(model)
-    sentences = iter_input(source, fmt.value, encoding=encoding, token_column=token_column)
-    tagged = tagger.predict_stream(sentences, batch_size=batch_size)
-    write_tagged(tagged, sys.stdout, output_format.value, tagger.data_scheme)
+    if fmt not in ("raw", "tokenized", "conll", "conllu"):
+        raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
+    sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column)
+    tagged = loaded.predict_stream(sentences, batch_size=batch_size)
+    write_tagged(tagged, sys.stdout, output_format.value, loaded.data_scheme)

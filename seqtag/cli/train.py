@@ -10,7 +10,9 @@ import typer
 from seqtag.cli._common import (
     Cell,
     CharEncoder,
-    ColumnFormat,
+    DataFormat,
+    Pooling,
+    Task,
     Head,
     Optimizer,
     Scheme,
@@ -69,13 +71,15 @@ def train(
     dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection.", **ExistingFile)] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: word2vec .bin/.txt, GloVe .txt, fastText .vec, .gz, gensim .kv.", **ExistingFile)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings; command-line options override it.", **ExistingFile)] = None,
+    task: Annotated[Optional[Task], typer.Option(help="tag (CoNLL columns) or classify (one text per line); auto guesses from the file. [default: auto]")] = None,
     # model
     cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: lstm]", rich_help_panel=MODEL)] = None,
     layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers. [default: 1]", rich_help_panel=MODEL)] = None,
     hidden: Annotated[Optional[int], typer.Option(help="Recurrent units per direction. [default: 200]", rich_help_panel=MODEL)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="Read sentences both ways. [default: bidirectional]", rich_help_panel=MODEL)] = None,
     char_encoder: Annotated[Optional[CharEncoder], typer.Option(help="Character encoder. [default: cnn]", rich_help_panel=MODEL)] = None,
-    head: Annotated[Optional[Head], typer.Option(help="Output layer. [default: crf]", rich_help_panel=MODEL)] = None,
+    head: Annotated[Optional[Head], typer.Option(help="Tagger output layer. [default: crf]", rich_help_panel=MODEL)] = None,
+    pooling: Annotated[Optional[Pooling], typer.Option(help="Classifier pooling over time steps. [default: max]", rich_help_panel=MODEL)] = None,
     dropout: Annotated[Optional[float], typer.Option(help="Dropout on embeddings and RNN outputs. [default: 0.5]", rich_help_panel=MODEL)] = None,
     fine_tune: Annotated[Optional[bool], typer.Option("--fine-tune/--freeze", help="Update pretrained vectors while training. [default: fine-tune]", rich_help_panel=MODEL)] = None,
     word_dim: Annotated[Optional[int], typer.Option(help="Word vector size without --embeddings. [default: 100]", rich_help_panel=MODEL)] = None,
@@ -84,25 +88,32 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs. [default: 50]", rich_help_panel=TRAINING)] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without dev improvement. [default: 5]", rich_help_panel=TRAINING)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sentences per batch. [default: 32]", rich_help_panel=TRAINING)] = None,
+    batch_tokens: Annotated[Optional[int], typer.Option(help="Also cap batches at this many padded tokens, 0 = no cap (long documents). [default: 0]", rich_help_panel=TRAINING)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.001]", rich_help_panel=TRAINING)] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer. [default: adam]", rich_help_panel=TRAINING)] = None,
     clip: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping, 0 = off. [default: 5]", rich_help_panel=TRAINING)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 1]", rich_help_panel=TRAINING)] = None,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads, 0 = torch's default. [default: 0]", rich_help_panel=TRAINING)] = None,
     # data
-    input_format: Annotated[Optional[ColumnFormat], typer.Option(help="Format of --train/--dev. [default: conll, or conllu for .conllu files]", rich_help_panel=DATA)] = None,
+    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of --train/--dev. [default: auto: conllu for .conllu files, else conll; classification formats are detected]", rich_help_panel=DATA)] = None,
     token_column: Annotated[Optional[int], typer.Option(help="Token column, 0-based. [default: 0]", rich_help_panel=DATA)] = None,
     tag_column: Annotated[Optional[int], typer.Option(help="Tag column, 0-based, negative from the end. [default: -1]", rich_help_panel=DATA)] = None,
     conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U files. [default: upos]", rich_help_panel=DATA)] = None,
     scheme: Annotated[Optional[Scheme], typer.Option(help="Tag scheme of the files. [default: auto]", rich_help_panel=DATA)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the data files. [default: utf-8]", rich_help_panel=DATA)] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: label column name or index. [default: 'label' or the first]", rich_help_panel=DATA)] = None,
+    text_columns: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: comma-separated text columns, joined. [default: 'text'/'sentence' or the rest]", rich_help_panel=DATA)] = None,
+    tokenized: Annotated[Optional[bool], typer.Option("--tokenized/--untokenized", help="Classification text is already tokenized (split on spaces). [default: untokenized: syntok]", rich_help_panel=DATA)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Truncate classification texts to this many tokens, 0 = keep all. [default: 0]", rich_help_panel=DATA)] = None,
     embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
 ) -> None:
-    """Train a tagger and write ONE model file (best dev epoch). Progress goes to stderr."""
+    """Train a tagger or classifier and write ONE model file (best dev epoch). Progress goes to stderr."""
     from seqtag.config import build_configs, check_value, read_toml
 
     settings: dict[str, Any] = read_toml(config) if config is not None else {}
     given = dict(
+        task=task, pooling=pooling, batch_tokens=batch_tokens, label_column=label_column, text_columns=text_columns,
+        tokenized=tokenized, max_tokens=max_tokens,
         cell=cell, layers=layers, hidden=hidden, bidirectional=bidirectional, char_encoder=char_encoder, head=head,
         dropout=dropout, fine_tune=fine_tune, word_dim=word_dim, keep_vectors=keep_vectors, epochs=epochs,
         patience=patience, batch_size=batch_size, lr=lr, optimizer=optimizer, clip=clip, seed=seed,
@@ -113,22 +124,41 @@ def train(
         if value is not None:
             value = value.value if hasattr(value, "value") else value
             settings[key] = check_value(key, value, f"--{key.replace('_', '-')}")
-    if "input_format" not in settings and train_file.suffix == ".conllu":
-        settings["input_format"] = "conllu"
+    notes: list[str] = []  # printed with the first progress line, so a data error stays the only stderr line
+    if settings.get("task", "auto") == "auto":
+        from seqtag.data.detect import detect_task
+
+        settings["task"] = detect_task(train_file)
+        notes.append(f"task: {settings['task']} (guessed from {train_file}; set --task to override)")
     data_config, model_config, train_config = build_configs(settings)
+    from seqtag.errors import InputError
+
     if output.is_dir():
-        from seqtag.errors import InputError
-
         raise InputError("is a directory; give a file name for the model", output)
+    if not output.parent.is_dir():
+        # Checked now: the model file is written only after training, and would fail then.
+        raise InputError(f"cannot write the model file: no such directory {str(output.parent)!r}", output)
 
-    from seqtag.tagger import train_tagger
+    if model_config.task == "classify":
+        from seqtag.classifier import train_classifier as train_model
+    else:
+        from seqtag.tagger import train_tagger as train_model
+
+    def log(message: str) -> None:
+        for note in notes:
+            err.print(note, markup=False)
+        notes.clear()
+        err.print(message, markup=False)
 
     start = time.perf_counter()
-    tagger, history = train_tagger(
+    model, history = train_model(
         train_file, dev_file, embeddings, data_config, model_config, train_config,
-        callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=lambda m: err.print(m, markup=False),
+        callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
     )
-    tagger.save(output)
+    try:
+        model.save(output)
+    except OSError as error:
+        raise InputError(f"cannot write the model file: {error.strerror or error}", output) from None
     best = history.best
     summary = f"best epoch {history.best_epoch}"
     if best is not None and best.dev:

@@ -9,9 +9,16 @@ from seqtag.data.conllu import read_conllu
 from seqtag.data.sentence import Sentence
 
 
+def column_format(source: Source, config: DataConfig) -> str:
+    """conll or conllu: as configured, else by the file name (``.conllu`` means CoNLL-U)."""
+    if config.input_format in ("conll", "conllu"):
+        return config.input_format
+    return "conllu" if str(source).endswith(".conllu") else "conll"
+
+
 def read_sentences(source: Source, config: DataConfig, with_tags: bool = True) -> Iterator[Sentence]:
     """Stream sentences from a CoNLL column file or a CoNLL-U file."""
-    if config.input_format == "conllu":
+    if column_format(source, config) == "conllu":
         for sentence in read_conllu(source, field=config.conllu_field, encoding=config.encoding):
             if not with_tags:
                 sentence.tags = None

@@ -21,9 +21,10 @@ class TaggerNet(nn.Module):
         num_chars: int,
         num_tags: int,
         constraints: list[tuple[int, int]] | None = None,
+        trainable_words: int | None = None,
     ) -> None:
         super().__init__()
-        self.encoder = TokenEncoder(config, num_words, num_chars)
+        self.encoder = TokenEncoder(config, num_words, num_chars, trainable_words)
         self.project = nn.Linear(self.encoder.output_dim, num_tags)
         self.crf = LinearChainCRF(num_tags, constraints) if config.head == "crf" else None
 

@@ -1,0 +1,121 @@
+"""What taggers and classifiers share: vocabularies + network + configs, one model file, streaming."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from torch import nn
+
+from seqtag import __version__
+from seqtag.archive import load_archive, save_archive
+from seqtag.batching import Collator
+from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
+from seqtag.errors import InputError
+from seqtag.vocab import Vocab, WordVocab
+
+PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
+M = TypeVar("M", bound="Model")
+
+
+class Model:
+    """Base of :class:`~seqtag.tagger.Tagger` and :class:`~seqtag.classifier.Classifier`."""
+
+    task = ""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        words: WordVocab,
+        chars: Vocab | None,
+        labels: Vocab,
+        model_config: ModelConfig,
+        data_config: DataConfig,
+        train_config: TrainConfig | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.net = net.eval()
+        self.words = words
+        self.chars = chars
+        self.labels = labels
+        self.model_config = model_config
+        self.data_config = data_config
+        self.train_config = train_config or TrainConfig()
+        self.meta = meta or {}
+        self.collate = Collator(words, chars, labels)
+
+    def predict_chunk(self, token_lists: Sequence[Sequence[str]], batch_size: int) -> list[Any]:
+        """One prediction per token list (empty lists allowed), in order."""
+        raise NotImplementedError
+
+    def predict_stream(
+        self, items: Iterable[Any], batch_size: int = PREDICT_BATCH, chunk: int = 4096
+    ) -> Iterator[tuple[Any, Any]]:
+        """``(item, prediction)`` pairs for items with ``.tokens``, in input order, holding at most
+        ``chunk`` items in memory (so a stream of any length runs in constant memory)."""
+        buffer: list[Any] = []
+        for item in items:
+            buffer.append(item)
+            if len(buffer) >= chunk:
+                yield from zip(buffer, self.predict_chunk([x.tokens for x in buffer], batch_size))
+                buffer = []
+        if buffer:
+            yield from zip(buffer, self.predict_chunk([x.tokens for x in buffer], batch_size))
+
+    def archive_extra(self) -> dict[str, Any]:
+        """Task-specific entries of the model file."""
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        save_archive(
+            path,
+            {
+                "task": self.task,
+                "seqtag_version": __version__,
+                "config": {
+                    "data": as_dict(self.data_config),
+                    "model": as_dict(self.model_config),
+                    "train": as_dict(self.train_config),
+                },
+                "vocab": {
+                    "words": self.words.items,
+                    "trainable_words": self.words.trainable,
+                    "chars": self.chars.items if self.chars is not None else None,
+                    "labels": self.labels.items,
+                },
+                "meta": self.meta,
+                "state_dict": self.net.state_dict(),
+                **self.archive_extra(),
+            },
+        )
+
+    @classmethod
+    def build(cls: type[M], body: dict[str, Any], model_config: ModelConfig, words: WordVocab,
+              chars: Vocab | None, labels: Vocab, data_config: DataConfig, train_config: TrainConfig) -> M:
+        """Make the network for these vocabularies and wrap it (weights are loaded by the caller)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_archive(cls: type[M], body: dict[str, Any], path: str | Path = "") -> M:
+        try:
+            config = body["config"]
+            vocab = body["vocab"]
+            words = WordVocab(vocab["words"], vocab.get("trainable_words"))
+            chars = Vocab(vocab["chars"]) if vocab.get("chars") else None
+            model = cls.build(
+                body, from_dict(ModelConfig, config["model"]), words, chars, Vocab(vocab["labels"]),
+                from_dict(DataConfig, config.get("data", {})), from_dict(TrainConfig, config.get("train", {})),
+            )
+            model.net.load_state_dict(body["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise InputError(f"damaged model file ({err.__class__.__name__}: {err})", path) from None
+        model.net.eval()
+        model.meta = body.get("meta", {})
+        return model
+
+    @classmethod
+    def load(cls: type[M], path: str | Path) -> M:
+        body = load_archive(path)
+        if body["task"] != cls.task:
+            raise InputError(f"this is a {body['task']} model, not a {cls.task} model", path)
+        return cls.from_archive(body, path)
