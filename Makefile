@@ -39,6 +39,12 @@ demo: install
 	echo "John Smith flew from Berlin to New York to meet the board of Deutsche Bank." | \
 		$(SEQTAG) predict $(DEMO)/ner.seqtag - --format jsonl
 	$(SEQTAG) predict $(DEMO)/ner.seqtag sample_data/raw.txt
+	@echo "== training a sentence classifier on sample_data/cls =="
+	$(SEQTAG) train --train sample_data/cls/train.tsv --dev sample_data/cls/dev.tsv \
+		--embeddings sample_data/vectors.txt --epochs 5 --output $(DEMO)/cls.seqtag
+	$(SEQTAG) evaluate $(DEMO)/cls.seqtag sample_data/cls/test.tsv
+	printf 'The striker scored twice in the final .\nShares fell sharply after the bank cut its forecast .\n' | \
+		$(SEQTAG) predict $(DEMO)/cls.seqtag - --format jsonl
 
 clean:
 	rm -rf $(DEMO) .pytest_cache build *.egg-info

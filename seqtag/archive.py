@@ -67,4 +67,12 @@ def load_archive(path: str | Path) -> dict[str, Any]:
     for key in ("task", "config", "vocab", "state_dict"):
         if key not in body:
             raise InputError(f"model file lacks its {key!r} entry (corrupted?)", path)
+    # Shapes the loaders and `seqtag info` rely on; anything else is a damaged or hand-made file.
+    for key, kind in (("task", str), ("config", dict), ("vocab", dict), ("state_dict", dict), ("meta", dict), ("schemes", dict)):
+        if key in body and not isinstance(body[key], kind):
+            raise InputError(f"model file has a malformed {key!r} entry (corrupted?)", path)
+    if not all(isinstance(section, dict) for section in body["config"].values()):
+        raise InputError("model file has a malformed 'config' entry (corrupted?)", path)
+    if not all(isinstance(name, str) and isinstance(t, torch.Tensor) for name, t in body["state_dict"].items()):
+        raise InputError("model file has a malformed 'state_dict' entry (corrupted?)", path)
     return body

@@ -71,9 +71,11 @@ def _column(value: str) -> int | str:
 def read_data(source: Any, config: DataConfig, input_format: str | None = None, with_labels: bool = True) -> Iterator[Example]:
     """Stream classification examples with the data config's columns, encoding and tokenization."""
     fmt = input_format or config.input_format
+    if fmt in ("conll", "conllu"):
+        raise InputError(f"input format {fmt} is for taggers; classifiers read tsv, csv, label-tab, label-space, fasttext, jsonl")
     return read_examples(
         source,
-        format="auto" if fmt in ("conll", "conllu") else fmt,
+        format=fmt,
         label_column=_column(config.label_column) if config.label_column else None,
         text_columns=[_column(c.strip()) for c in config.text_columns.split(",")] if config.text_columns else None,
         encoding=config.encoding,

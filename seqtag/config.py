@@ -75,7 +75,9 @@ _CHOICES = {
     "pooling": ("last", "mean", "max", "attention"),
     "optimizer": ("adam", "sgd"),
 }
-_POSITIVE = {"word_dim", "char_dim", "char_hidden", "char_kernel", "layers", "hidden", "epochs", "batch_size"}
+_POSITIVE = {
+    "word_dim", "char_dim", "char_hidden", "char_kernel", "layers", "hidden", "epochs", "batch_size", "patience",
+}
 
 
 def _owner(key: str) -> str | None:
@@ -98,14 +100,16 @@ def check_value(key: str, value: Any, where: str) -> Any:
         raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
     if key in _CHOICES and value not in _CHOICES[key]:
         raise InputError(f"{key!r} must be one of {', '.join(_CHOICES[key])}; got {value!r}", where)
-    if key in ("max_tokens", "batch_tokens", "threads") and value < 0:
+    if key in ("max_tokens", "batch_tokens", "threads", "keep_vectors", "clip") and not value >= 0:
         raise InputError(f"{key!r} must be 0 (no limit) or positive, got {value!r}", where)
+    if key == "seed" and not 0 <= value < 2**32:
+        raise InputError(f"'seed' must be in [0, 2**32), got {value!r}", where)  # NumPy's seed range
     if key in _POSITIVE and value <= 0:
         raise InputError(f"{key!r} must be positive, got {value!r}", where)
     if key == "dropout" and not 0 <= value < 1:
         raise InputError(f"'dropout' must be in [0, 1), got {value!r}", where)
-    if key in ("lr", "lr_decay") and not value > 0:
-        raise InputError(f"{key!r} must be positive, got {value!r}", where)
+    if key in ("lr", "lr_decay") and not 0 < value < float("inf"):
+        raise InputError(f"{key!r} must be positive and finite, got {value!r}", where)
     return value
 
 

@@ -17,6 +17,12 @@ def _types(tag: str) -> str:
 
 def evaluate_model(model: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
     """Score a tagger or classifier on labelled data read with ``data_config``."""
+    column_formats = ("conll", "conllu")
+    fmt = data_config.input_format
+    if model.task == "classify" and fmt in column_formats:
+        raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
+    if model.task == "tag" and fmt not in column_formats + ("auto",):
+        raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
     if model.task == "classify":
         return evaluate_classifier(model, source, data_config)
     return evaluate_tagger(model, source, data_config, mode)
@@ -38,7 +44,7 @@ def evaluate_classifier(classifier: Any, source: Source, data_config: DataConfig
             )
     predicted = classifier.predict([e.tokens for e in examples])
     report = classification_report([e.label for e in examples], predicted, classifier.labels.items)
-    report["data"] = str(source)
+    report["data"] = "<stdin>" if str(source) == "-" else str(source)
     return report
 
 
@@ -71,7 +77,7 @@ def evaluate_tagger(tagger: Any, source: Source, data_config: DataConfig, mode: 
             predicted = [convert(p, scheme, file_scheme) for p in predicted]
             scheme = file_scheme
     report = tagging_report(gold, predicted, scheme, mode)
-    report["data"] = str(source)
+    report["data"] = "<stdin>" if str(source) == "-" else str(source)
     return report
 
 
@@ -84,10 +90,15 @@ def evaluate_predictions(
     encoding: str = "utf-8",
 ) -> dict:
     """conlleval for pipelines: score a column file holding gold and predicted tags."""
-    gold, pred = [], []
-    for sentence in read_columns(source, token_column=gold_column, tag_column=pred_column, encoding=encoding):
-        gold.append(sentence.tokens)  # the "token" column is the gold column here
-        pred.append(sentence.tags)
+    gold, pred, lines = [], [], []
+    try:
+        for sentence in read_columns(source, token_column=gold_column, tag_column=pred_column, encoding=encoding):
+            gold.append(sentence.tokens)  # the "token" column is the gold column here
+            pred.append(sentence.tags)
+            lines.append(sentence.line)
+    except InputError as error:  # the reader's words for our columns: token = gold, tag = predicted
+        error.message = error.message.replace("tag column", "predicted column").replace("token column", "gold column")
+        raise
     if scheme == "auto":
         scheme = detect_scheme(gold + pred)
     else:
@@ -95,6 +106,18 @@ def evaluate_predictions(
     name = "<stdin>" if str(source) == "-" else str(source)
     if scheme == "plain" and mode == "strict":
         raise InputError("--mode strict needs B-/I- style tags, but these tags have no prefixes", name)
+    if scheme != "plain":
+        # An explicit --scheme may not fit the tags (seqeval would misread them, or crash in strict mode).
+        prefixes = "BIESLU" if scheme == "bioes" else "BI"
+        for first, tags in zip(lines, (list(zip(g, p)) for g, p in zip(gold, pred))):
+            for offset, pair in enumerate(tags):
+                for tag in pair:
+                    if tag != "O" and not (len(tag) > 2 and tag[1] == "-" and tag[0] in prefixes):
+                        raise InputError(
+                            f"tag {tag!r} does not fit the {scheme} scheme (O or {'/'.join(prefixes)}-TYPE); check --scheme",
+                            name,
+                            first + offset,
+                        )
     report = tagging_report(gold, pred, scheme, mode)
     report["data"] = name
     return report

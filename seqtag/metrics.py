@@ -34,6 +34,8 @@ def tagging_report(
     for i, (g, p) in enumerate(zip(gold, pred)):
         if len(g) != len(p):
             raise ValueError(f"sentence {i}: expected {len(g)} predicted tags, got {len(p)}")
+    if scheme == "bioes":  # seqeval knows IOBES only: read BILOU's L-/U- as E-/S- (as schemes.spans does)
+        gold, pred = _bilou_as_bioes(gold), _bilou_as_bioes(pred)
     tokens = sum(len(g) for g in gold)
     correct = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
     result: dict = {
@@ -66,6 +68,11 @@ def tagging_report(
     result["macro"] = _averages(report, "macro avg")
     result["score"] = result["micro"]["f1"]
     return result
+
+
+def _bilou_as_bioes(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
+    swap = {"L": "E", "U": "S"}
+    return [[swap[t[0]] + t[1:] if t[:1] in swap and t[1:2] == "-" else t for t in tags] for tags in sequences]
 
 
 def _per_tag(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> tuple[dict, dict, dict]:

@@ -108,7 +108,8 @@ class Model:
             )
             model.net.load_state_dict(body["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise InputError(f"damaged model file ({err.__class__.__name__}: {err})", path) from None
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise InputError(f"damaged model file ({err.__class__.__name__}: {first_line})", path) from None
         model.net.eval()
         model.meta = body.get("meta", {})
         return model

@@ -14,7 +14,7 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
     architecture = (
         f"{model.get('layers')}-layer {direction}directional {str(model.get('cell')).upper()} "
         f"({model.get('hidden')} units per direction), char encoder {model.get('char_encoder')}, "
-        f"head {model.get('head')}"
+        + (f"pooling {model.get('pooling')}" if body["task"] == "classify" else f"head {model.get('head')}")
     )
     summary: dict[str, Any] = {
         "file": str(path),

@@ -73,7 +73,15 @@ def _table(title: str, first: str):  # -> rich.table.Table
 def _console():  # results go to stdout; no colour codes or wrapping surprises in pipes
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with status 1 here; `seqtag evaluate … | head` should end like predict does (quietly, 0).
+            try:
+                super().on_broken_pipe()
+            except SystemExit:
+                raise BrokenPipeError from None
+
+    return StdoutConsole(highlight=False, soft_wrap=True)
 
 
 def print_tagging(report: dict) -> None:

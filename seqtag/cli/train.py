@@ -150,11 +150,16 @@ def train(
         notes.clear()
         err.print(message, markup=False)
 
+    from seqtag.training import TrainingError
+
     start = time.perf_counter()
-    model, history = train_model(
-        train_file, dev_file, embeddings, data_config, model_config, train_config,
-        callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
-    )
+    try:
+        model, history = train_model(
+            train_file, dev_file, embeddings, data_config, model_config, train_config,
+            callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
+        )
+    except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
+        raise InputError(str(error)) from None
     try:
         model.save(output)
     except OSError as error:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from itertools import islice
 from pathlib import Path
 
@@ -31,8 +32,10 @@ def detect_task(path: Path, sample_lines: int = 200) -> str:
         return "tag"
     if rows[0].lstrip().startswith(("__label__", "{")):
         return "classify"
-    widths = {len(line.split("\t") if "\t" in line else line.split()) for line in rows}
+    # The commonest width, so one malformed line (the reader will name it) does not flip the guess.
+    widths = Counter(len(line.split("\t") if "\t" in line else line.split()) for line in rows)
+    width, count = widths.most_common(1)[0]
     has_breaks = any(not line.strip() for line in lines)
-    if len(widths) == 1 and next(iter(widths)) <= 12 and (has_breaks or len(rows) < 3):
+    if width <= 12 and count >= 0.9 * len(rows) and (has_breaks or len(rows) < 3):
         return "tag"
     return "classify"

@@ -1,0 +1,42 @@
+"""Helpers for the benchmark scripts: where the shared data is, running seqtag, writing results."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results"
+
+
+def require_shared() -> None:
+    if not SHARED.is_dir():
+        print(f"skipped: {SHARED} is absent (the benchmarks need the shared data sets)", file=sys.stderr)
+        raise SystemExit(0)
+
+
+def seqtag(*args: str, stdout=None) -> float:
+    """Run `python -m seqtag ARGS`; return its wall time in seconds (raises on failure)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "seqtag", *args], check=True, stdout=stdout, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def machine() -> dict:
+    import os
+
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__}
+
+
+def write_results(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
+    return path
