@@ -1,6 +1,7 @@
 """`seqtag predict`: tag or classify text; results on stdout, streamed in input order."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,6 +24,9 @@ def predict(
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
 ) -> None:
     """Tag or classify text with a trained model and write the result to stdout."""
+    # oneDNN caches a kernel per tensor shape, and streams bring ever new shapes: uncapped, that cache
+    # grew peak memory by a third between 20k and 200k sentences. Caching buys nothing measurable here.
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
     from seqtag import load_model
     from seqtag.errors import InputError
 
