@@ -4,7 +4,7 @@ Layout (``version`` 1)::
 
     {"format": "seqtag", "version": 1, "task": "tag" | "classify", "seqtag_version": str,
      "config": {"data": {...}, "model": {...}, "train": {...}},
-     "vocab": {"words": [...], "chars": [...] | None, "labels": [...]},
+     "vocab": {"words": "w1\nw2…", "trainable_words": int, "chars": [...] | None, "labels": [...]},
      "schemes": {"data": str, "model": str} (taggers), "meta": {...}, "state_dict": {name: tensor}}
 
 Loading uses ``torch.load(weights_only=True)``: a file carrying a pickled object (a code payload) is

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from seqtag.model import word_list
+
 
 def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
     model = body["config"].get("model", {})
@@ -23,7 +25,7 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
         "architecture": architecture,
         "parameters": parameters,
         "labels": vocab.get("labels"),
-        "vocab_words": len(vocab.get("words") or []),
+        "vocab_words": len(word_list(vocab.get("words") or [])),
         "vocab_chars": len(vocab.get("chars") or []),
         "word_dim": model.get("word_dim"),
         "embeddings": meta.get("embeddings"),
