@@ -21,7 +21,7 @@ from seqtag.errors import InputError
 from seqtag.inputs import build_inputs
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.classifier import ClassifierNet
-from seqtag.training import Callbacks, History, fit, seed_everything
+from seqtag.training import Callbacks, History, fit, prepare_run, record_history
 from seqtag.vocab import Vocab, WordVocab
 
 
@@ -105,9 +105,7 @@ def train_classifier(
 ) -> tuple[Classifier, History]:
     """Read labelled texts, build vocabularies and the network, train with early stopping on dev accuracy."""
     say = log or (lambda message: None)
-    seed_everything(train_config.seed)
-    if train_config.threads:
-        torch.set_num_threads(train_config.threads)
+    prepare_run(train_config)
     train_examples = _labelled(train, data_config)
     dev_examples = _labelled(dev, data_config) if dev is not None else []
     labels = Vocab(sorted({e.label for e in train_examples}))
@@ -148,9 +146,5 @@ def train_classifier(
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
 
     history = fit(net, batches, score_dev if dev_examples else None, train_config, callbacks)
-    best = history.best
-    meta["best_epoch"] = history.best_epoch
-    meta["stopped"] = history.stopped
-    meta["dev_scores"] = best.dev if best is not None else {}
-    meta["history"] = [dataclasses.asdict(e) for e in history.epochs]
+    record_history(meta, history)
     return classifier, history

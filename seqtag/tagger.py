@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from seqtag.errors import InputError
 from seqtag.inputs import build_inputs
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.tagger import TaggerNet
-from seqtag.training import Callbacks, History, fit, seed_everything
+from seqtag.training import Callbacks, History, fit, prepare_run, record_history
 from seqtag.vocab import Vocab, WordVocab
 
 
@@ -108,9 +107,7 @@ def train_tagger(
 ) -> tuple[Tagger, History]:
     """Read the data, build vocabularies and the network, train with early stopping on dev."""
     say = log or (lambda message: None)
-    seed_everything(train_config.seed)
-    if train_config.threads:
-        torch.set_num_threads(train_config.threads)
+    prepare_run(train_config)
     train_sents = list(read_sentences(train, data_config))
     dev_sents = list(read_sentences(dev, data_config)) if dev is not None else []
     data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
@@ -161,10 +158,5 @@ def train_tagger(
         }
 
     history = fit(net, batches, score_dev if dev_sents else None, train_config, callbacks)
-    tagger.net.eval()
-    best = history.best
-    meta["best_epoch"] = history.best_epoch
-    meta["stopped"] = history.stopped
-    meta["dev_scores"] = best.dev if best is not None else {}
-    meta["history"] = [dataclasses.asdict(e) for e in history.epochs]
+    record_history(meta, history)
     return tagger, history

@@ -54,15 +54,28 @@ class Callbacks:
     def on_epoch_end(self, result: EpochResult) -> None: ...
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run can be repeated."""
+def prepare_run(config: TrainConfig) -> None:
+    """Seed Python, NumPy and torch so a run can be repeated, and set torch's thread count."""
     import random
 
     import numpy as np
 
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+
+
+def record_history(meta: dict, history: History) -> None:
+    """What the model file keeps of a run: best epoch, why it stopped, best dev scores, every epoch."""
+    import dataclasses
+
+    best = history.best
+    meta["best_epoch"] = history.best_epoch
+    meta["stopped"] = history.stopped
+    meta["dev_scores"] = best.dev if best is not None else {}
+    meta["history"] = [dataclasses.asdict(e) for e in history.epochs]
 
 
 def make_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
