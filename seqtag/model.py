@@ -54,10 +54,12 @@ class Model:
         raise NotImplementedError
 
     def predict_stream(
-        self, items: Iterable[Any], batch_size: int = PREDICT_BATCH, chunk: int = 4096
+        self, items: Iterable[Any], batch_size: int = PREDICT_BATCH, chunk: int = 16384
     ) -> Iterator[tuple[Any, Any]]:
         """``(item, prediction)`` pairs for items with ``.tokens``, in input order, holding at most
-        ``chunk`` items in memory (so a stream of any length runs in constant memory)."""
+        ``chunk`` items in memory (so a stream of any length runs in constant memory). Items are sorted
+        by length within a chunk; 16k of them make nearly padding-free batches (34,530 CoNLL sentences:
+        10.8 s with 16k against 13 s with 4k, for ≈ 60 MB more memory). Output starts after a chunk."""
         buffer: list[Any] = []
         for item in items:
             buffer.append(item)

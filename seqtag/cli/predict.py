@@ -1,6 +1,7 @@
 """`seqtag predict`: tag or classify text; results on stdout, streamed in input order."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,10 @@ def predict(
 
     fmt = (InputFormat.tokenized if tokenized else input_format).value
     loaded = load_model(model)
+    # Streaming allocates millions of short-lived lists and strings but builds no reference cycles;
+    # the cyclic collector's full passes over them cost seconds on large inputs.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     if loaded.task == "classify":
         from seqtag.predict import write_classified
 
