@@ -210,6 +210,15 @@ def test_predict_stdin_equals_file(trained):
     assert from_stdin.stdout == from_file.stdout and from_stdin.stdout
 
 
+def test_predict_chunk_size_does_not_change_output(trained, tmp_path):
+    source = write_conll(tmp_path / "in.txt", conll_sentences(trained.test, limit=40))
+    default = run("predict", trained.model, source, "--input-format", "conll")
+    small = run("predict", trained.model, source, "--input-format", "conll", "--chunk", "3", "--batch-size", "2")
+    ok(default)
+    ok(small)
+    assert small.stdout == default.stdout and default.stdout.count("\n\n") == 40
+
+
 def test_predict_conll_input_echoes_columns(trained, tagger, tmp_path):
     sentences = conll_sentences(trained.test, limit=15)
     source = write_conll(tmp_path / "in.txt", sentences)

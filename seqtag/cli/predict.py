@@ -22,6 +22,7 @@ def predict(
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. [default: all]", min=1)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.", min=1)] = 256,
+    chunk: Annotated[int, typer.Option(help="Sentences read, length-sorted and tagged together; output appears per chunk, so lower it for slow producers such as `tail -f`.", min=1)] = 16384,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
 ) -> None:
     """Tag or classify text with a trained model and write the result to stdout."""
@@ -44,7 +45,7 @@ def predict(
             raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
         text_format = "text" if fmt in ("raw", "tokenized") else fmt
         examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
-        results = loaded.predict_stream(examples, batch_size=batch_size)
+        results = loaded.predict_stream(examples, batch_size=batch_size, chunk=chunk)
         write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k)
         return
     from seqtag.predict import iter_input, write_tagged
@@ -52,5 +53,5 @@ def predict(
     if fmt not in ("raw", "tokenized", "conll", "conllu"):
         raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
     sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column)
-    tagged = loaded.predict_stream(sentences, batch_size=batch_size)
+    tagged = loaded.predict_stream(sentences, batch_size=batch_size, chunk=chunk)
     write_tagged(tagged, sys.stdout, output_format.value, loaded.data_scheme)
