@@ -61,12 +61,18 @@ def evaluate(
         print_tagging(report)
 
 
-def _table(title: str, first: str):  # -> rich.table.Table
+def _score_table(report: dict, per_name: dict, first: str):  # -> rich.table.Table
+    """Per-type (or per-class) scores, then the micro and macro averages below a rule."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    from seqtag.evaluation import score_rows
+
+    table = Table(title=report["data"], title_justify="left", box=None, pad_edge=False)
     for column in (first, "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == first else "right")
+    rows = score_rows(per_name, report)
+    for i, row in enumerate(rows):
+        table.add_row(*row, end_section=i == len(rows) - 3)
     return table
 
 
@@ -85,14 +91,8 @@ def _console():  # results go to stdout; no colour codes or wrapping surprises i
 
 
 def print_tagging(report: dict) -> None:
-    from seqtag.evaluation import score_rows
-
-    table = _table(report["data"], "type")
-    rows = score_rows(report["per_type"], report)
-    for i, row in enumerate(rows):
-        table.add_row(*row, end_section=i == len(rows) - 3)
     console = _console()
-    console.print(table)
+    console.print(_score_table(report, report["per_type"], "type"))
     console.print(
         f"{report['sentences']:,} sentences, {report['tokens']:,} tokens; scheme {report['scheme']}, "
         f"mode {report['mode']}; token accuracy {100 * report['accuracy']:.2f}"
@@ -102,14 +102,8 @@ def print_tagging(report: dict) -> None:
 def print_classification(report: dict) -> None:
     from rich.table import Table
 
-    from seqtag.evaluation import score_rows
-
-    table = _table(report["data"], "class")
-    rows = score_rows(report["per_class"], report)
-    for i, row in enumerate(rows):
-        table.add_row(*row, end_section=i == len(rows) - 3)
     console = _console()
-    console.print(table)
+    console.print(_score_table(report, report["per_class"], "class"))
     console.print(f"{report['examples']:,} examples; accuracy {100 * report['accuracy']:.2f}")
     matrix = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left", box=None, pad_edge=False)
     matrix.add_column("")
