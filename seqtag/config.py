@@ -63,7 +63,7 @@ class TrainConfig:
 
 
 CONFIG_CLASSES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-_CHOICES = {
+CHOICES = {  # the allowed values of every choice setting (the CLI builds its option types from these)
     "input_format": ("auto", "conll", "conllu", "tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl"),
     "conllu_field": ("upos", "xpos"),
     "scheme": ("auto", "iob1", "iob2", "bioes", "plain"),
@@ -98,8 +98,8 @@ def check_value(key: str, value: Any, where: str) -> Any:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise InputError(f"{key!r} must be one of {', '.join(_CHOICES[key])}; got {value!r}", where)
+    if key in CHOICES and value not in CHOICES[key]:
+        raise InputError(f"{key!r} must be one of {', '.join(CHOICES[key])}; got {value!r}", where)
     if key in ("max_tokens", "batch_tokens", "threads", "keep_vectors", "clip") and not value >= 0:
         raise InputError(f"{key!r} must be 0 (no limit) or positive, got {value!r}", where)
     if key == "seed" and not 0 <= value < 2**32:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
+from seqtag.config import CHOICES
 from seqtag.errors import InputError
+from seqtag.metrics import MODES
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,83 +55,22 @@ class TagOutput(str, Enum):
     jsonl = "jsonl"
 
 
-class InputFormat(str, Enum):
-    """Prediction input: raw/tokenized text lines, tagging column files, or labelled classification files."""
-
-    raw = "raw"
-    tokenized = "tokenized"
-    conll = "conll"
-    conllu = "conllu"
-    tsv = "tsv"
-    csv = "csv"
-    label_tab = "label-tab"
-    label_space = "label-space"
-    fasttext = "fasttext"
-    jsonl = "jsonl"
+def _choices(name: str, values: Iterable[str]) -> Any:
+    """A str Enum whose members are ``values`` (names = values), for Typer's choice options."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
-class DataFormat(str, Enum):
-    """Labelled data: column files for tagging, text formats for classification."""
-
-    auto = "auto"
-    conll = "conll"
-    conllu = "conllu"
-    tsv = "tsv"
-    csv = "csv"
-    label_tab = "label-tab"
-    label_space = "label-space"
-    fasttext = "fasttext"
-    jsonl = "jsonl"
-
-
-class Task(str, Enum):
-    auto = "auto"
-    tag = "tag"
-    classify = "classify"
-
-
-class Pooling(str, Enum):
-    last = "last"
-    mean = "mean"
-    max = "max"
-    attention = "attention"
-
-
-class Scheme(str, Enum):
-    auto = "auto"
-    iob1 = "iob1"
-    iob2 = "iob2"
-    bioes = "bioes"
-    plain = "plain"
-
-
-class Mode(str, Enum):
-    default = "default"
-    strict = "strict"
-
-
-class Cell(str, Enum):
-    rnn = "rnn"
-    gru = "gru"
-    lstm = "lstm"
-
-
-class CharEncoder(str, Enum):
-    none = "none"
-    cnn = "cnn"
-    lstm = "lstm"
-
-
-class Head(str, Enum):
-    softmax = "softmax"
-    crf = "crf"
-
-
-class Optimizer(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-
-
-class UposField(str, Enum):
-    upos = "upos"
-    xpos = "xpos"
+# One source of truth: the choices config.check_value validates (and the TOML file may use).
+Task = _choices("Task", CHOICES["task"])
+Cell = _choices("Cell", CHOICES["cell"])
+CharEncoder = _choices("CharEncoder", CHOICES["char_encoder"])
+Head = _choices("Head", CHOICES["head"])
+Pooling = _choices("Pooling", CHOICES["pooling"])
+Optimizer = _choices("Optimizer", CHOICES["optimizer"])
+Scheme = _choices("Scheme", CHOICES["scheme"])
+UposField = _choices("UposField", CHOICES["conllu_field"])
+DataFormat = _choices("DataFormat", CHOICES["input_format"])  # labelled data for train / evaluate
+InputFormat = _choices(  # prediction input: text lines, or any labelled format with its labels ignored
+    "InputFormat", ("raw", "tokenized", *(f for f in CHOICES["input_format"] if f != "auto"))
+)
+Mode = _choices("Mode", MODES)
