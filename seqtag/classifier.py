@@ -18,7 +18,7 @@ from seqtag.batching import bucket_batches
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.textcls import Example, read_examples
 from seqtag.errors import InputError
-from seqtag.inputs import build_inputs
+from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.classifier import ClassifierNet
 from seqtag.training import Callbacks, History, fit, prepare_run, record_history
@@ -119,13 +119,7 @@ def train_classifier(
     inputs = build_inputs((e.tokens for e in train_examples), embeddings, model_config, train_config.seed, embedding_cache, say)
     net = build_net(inputs.config, inputs.words, inputs.chars, labels)
     net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
-    meta: dict[str, Any] = {
-        "train_data": str(train),
-        "dev_data": str(dev) if dev is not None else None,
-        "embeddings": str(embeddings) if embeddings is not None else None,
-        "embedding_coverage": inputs.coverage,
-        "train_examples": len(train_examples),
-    }
+    meta = {**run_meta(train, dev, embeddings, inputs), "train_examples": len(train_examples)}
     classifier = Classifier(net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta)
 
     rng = random.Random(train_config.seed)

@@ -25,6 +25,16 @@ class Inputs:
     config: ModelConfig  # the model config with word_dim set to the vectors' size
 
 
+def run_meta(train: Path, dev: Path | None, embeddings: Path | None, inputs: Inputs) -> dict:
+    """What a model file records about the data it was trained from."""
+    return {
+        "train_data": str(train),
+        "dev_data": str(dev) if dev is not None else None,
+        "embeddings": str(embeddings) if embeddings is not None else None,
+        "embedding_coverage": inputs.coverage,
+    }
+
+
 def build_inputs(
     token_lists: Iterable[list[str]],
     embeddings: Path | None,

@@ -19,7 +19,7 @@ from seqtag.data.readers import read_sentences
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme
 from seqtag.data.sentence import Sentence
 from seqtag.errors import InputError
-from seqtag.inputs import build_inputs
+from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.tagger import TaggerNet
 from seqtag.training import Callbacks, History, fit, prepare_run, record_history
@@ -123,13 +123,7 @@ def train_tagger(
     inputs = build_inputs((s.tokens for s in train_sents), embeddings, model_config, train_config.seed, embedding_cache, say)
     net = build_net(inputs.config, inputs.words, inputs.chars, labels, model_scheme)
     net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
-    meta: dict[str, Any] = {
-        "train_data": str(train),
-        "dev_data": str(dev) if dev is not None else None,
-        "embeddings": str(embeddings) if embeddings is not None else None,
-        "embedding_coverage": inputs.coverage,
-        "train_sentences": len(train_sents),
-    }
+    meta = {**run_meta(train, dev, embeddings, inputs), "train_sentences": len(train_sents)}
     tagger = Tagger(
         net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta, data_scheme=data_scheme
     )
