@@ -19,10 +19,10 @@ def require_shared() -> None:
         raise SystemExit(0)
 
 
-def seqtag(*args: str, stdout=None) -> float:
+def seqtag(*args: str, stdout=None, stderr=None) -> float:
     """Run `python -m seqtag ARGS`; return its wall time in seconds (raises on failure)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "seqtag", *args], check=True, stdout=stdout, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "seqtag", *args], check=True, stdout=stdout, stderr=stderr, cwd=ROOT)
     return time.perf_counter() - start
 
 

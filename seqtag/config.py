@@ -34,7 +34,7 @@ class ModelConfig:
     train_scheme: str = "bioes"  # scheme the tagger learns in; predictions go back to the file's scheme
     word_dim: int = 100  # word embedding size when no pretrained vectors are given
     fine_tune: bool = True  # update the word embeddings during training
-    keep_vectors: int = 100_000  # most frequent pretrained rows kept in the model besides the training words
+    keep_vectors: int = 400_000  # most frequent pretrained rows kept in the model besides the training words (0 = none)
     char_encoder: str = "cnn"  # none | cnn | lstm
     char_dim: int = 30  # character embedding size
     char_hidden: int = 50  # CNN filters, or LSTM units per direction
@@ -100,7 +100,9 @@ def check_value(key: str, value: Any, where: str) -> Any:
         raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
     if key in CHOICES and value not in CHOICES[key]:
         raise InputError(f"{key!r} must be one of {', '.join(CHOICES[key])}; got {value!r}", where)
-    if key in ("max_tokens", "batch_tokens", "threads", "keep_vectors", "clip") and not value >= 0:
+    if key == "keep_vectors" and value < 0:
+        raise InputError(f"'keep_vectors' must be 0 (none) or positive, got {value!r}", where)
+    if key in ("max_tokens", "batch_tokens", "threads", "clip") and not value >= 0:
         raise InputError(f"{key!r} must be 0 (no limit) or positive, got {value!r}", where)
     if key == "seed" and not 0 <= value < 2**32:
         raise InputError(f"'seed' must be in [0, 2**32), got {value!r}", where)  # NumPy's seed range

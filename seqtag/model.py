@@ -93,7 +93,8 @@ class Model:
                     "labels": self.labels.items,
                 },
                 "meta": self.meta,
-                "state_dict": self.net.state_dict(),
+                # Frozen pretrained rows go as float16 (load_pretrained rounded them already).
+                "state_dict": {k: v.half() if k.endswith("extra_words") else v for k, v in self.net.state_dict().items()},
                 **self.archive_extra(),
             },
         )

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -94,6 +95,27 @@ def test_train_writes_one_model_and_reports_progress_on_stderr(trained):
     epoch_rows = [line for line in trained.stderr.splitlines() if line.split()[:1] in (["1"], ["2"], ["3"])]
     assert len(epoch_rows) == 3  # --epochs 3, one table row each
     assert [p.name for p in trained.model.parent.iterdir() if p.suffix in (".seqtag", ".tmp")] == ["ner.seqtag"]
+
+
+def test_train_seeds_reports_mean_and_keeps_the_best_dev_model(tmp_path, data_dir):
+    from seqtag import load_model
+
+    output = tmp_path / "best.seqtag"
+    result = run(
+        "train", "--train", data_dir / "train.txt", "--dev", data_dir / "dev.txt", "--output", output,
+        "--epochs", "2", "--hidden", "8", "--lr", "0.01", "--char-encoder", "none", "--seed", "5", "--seeds", "3",
+    )
+    ok(result)
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["seed 5", "seed 6", "seed 7", "mean"]
+    scores = [float(line.split()[-1]) for line in lines[:3]]
+    mean, _, std = lines[3].split("dev ")[1].split()[:3]
+    assert float(mean) == pytest.approx(statistics.mean(scores), abs=0.01)
+    assert float(std) == pytest.approx(statistics.stdev(scores), abs=0.01)
+    kept = load_model(output)
+    assert 100 * kept.meta["dev_scores"]["score"] == pytest.approx(max(scores), abs=0.01)
+    assert kept.train_config.seed == 5 + scores.index(max(scores))
+    assert [p.name for p in tmp_path.iterdir()] == ["best.seqtag"]
 
 
 def test_evaluate_table_has_type_rows_and_averages(trained):

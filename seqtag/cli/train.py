@@ -1,6 +1,7 @@
 """`seqtag train`: parse options, merge them over the config file, call the library, save one model file."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -83,7 +84,7 @@ def train(
     dropout: Annotated[Optional[float], typer.Option(help="Dropout on embeddings and RNN outputs. [default: 0.5]", rich_help_panel=MODEL)] = None,
     fine_tune: Annotated[Optional[bool], typer.Option("--fine-tune/--freeze", help="Update pretrained vectors while training. [default: fine-tune]", rich_help_panel=MODEL)] = None,
     word_dim: Annotated[Optional[int], typer.Option(help="Word vector size without --embeddings. [default: 100]", rich_help_panel=MODEL)] = None,
-    keep_vectors: Annotated[Optional[int], typer.Option(help="Most frequent pretrained rows kept beside the training words. [default: 100000]", rich_help_panel=MODEL)] = None,
+    keep_vectors: Annotated[Optional[int], typer.Option(help="Most frequent pretrained rows kept beside the training words, 0 = none. [default: 400000]", rich_help_panel=MODEL)] = None,
     # training
     epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs. [default: 50]", rich_help_panel=TRAINING)] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without dev improvement. [default: 5]", rich_help_panel=TRAINING)] = None,
@@ -93,6 +94,7 @@ def train(
     optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer. [default: adam]", rich_help_panel=TRAINING)] = None,
     clip: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping, 0 = off. [default: 5]", rich_help_panel=TRAINING)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 1]", rich_help_panel=TRAINING)] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model.", rich_help_panel=TRAINING)] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads, 0 = torch's default. [default: 0]", rich_help_panel=TRAINING)] = None,
     # data
     input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of --train/--dev. [default: auto: conllu for .conllu files, else conll; classification formats are detected]", rich_help_panel=DATA)] = None,
@@ -153,13 +155,30 @@ def train(
     from seqtag.training import TrainingError
 
     start = time.perf_counter()
-    try:
-        model, history = train_model(
-            train_file, dev_file, embeddings, data_config, model_config, train_config,
-            callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
-        )
-    except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
-        raise InputError(str(error)) from None
+    first_seed = train_config.seed
+    runs: list[tuple[int, float | None]] = []  # (seed, best dev score)
+    kept: Any = None  # (model, history) of the best run so far
+    for run_seed in range(first_seed, first_seed + seeds):
+        if seeds > 1:
+            if not 0 <= run_seed < 2**32:
+                raise InputError(f"seed {run_seed} is out of range [0, 2**32)", "--seeds")
+            log(f"run {run_seed - first_seed + 1} of {seeds}: seed {run_seed}")
+        run_config = dataclasses.replace(train_config, seed=run_seed)
+        try:
+            model, history = train_model(
+                train_file, dev_file, embeddings, data_config, model_config, run_config,
+                callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
+            )
+        except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
+            raise InputError(str(error)) from None
+        best = history.best
+        score = best.dev["score"] if best is not None and best.dev else None
+        runs.append((run_seed, score))
+        if kept is None or (score is not None and score > kept[2]):
+            kept = (model, history, score if score is not None else float("-inf"))
+        if history.stopped == "interrupted":
+            break
+    model, history, _ = kept
     try:
         model.save(output)
     except OSError as error:
@@ -168,8 +187,23 @@ def train(
     summary = f"best epoch {history.best_epoch}"
     if best is not None and best.dev:
         summary += f", dev score {100 * best.dev['score']:.2f}"
+    if seeds > 1:
+        summary += f", seed {model.train_config.seed}"
     err.print(
         f"saved {output} ({output.stat().st_size / 1e6:.1f} MB; {summary}; stopped by {history.stopped}; "
         f"{time.perf_counter() - start:.0f} s)",
         markup=False,
     )
+    if seeds > 1:
+        print(seed_summary(runs))
+
+
+def seed_summary(runs: list[tuple[int, float | None]]) -> str:
+    """One result line per seed and the mean ± sample std of the best dev scores (in %)."""
+    import statistics
+
+    lines = [f"seed {seed}\tdev {100 * score:.2f}" if score is not None else f"seed {seed}\tdev -" for seed, score in runs]
+    scores = [100 * score for _, score in runs if score is not None]
+    if len(scores) >= 2:
+        lines.append(f"mean\tdev {statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f} (n={len(scores)})")
+    return "\n".join(lines)

@@ -145,4 +145,6 @@ class TokenEncoder(nn.Module):
             raise ValueError(f"expected matrix of shape {expected}, got {tuple(matrix.shape)}")
         with torch.no_grad():
             self.words.weight.copy_(matrix[:trainable])
-            self.extra_words.copy_(matrix[trainable:])
+            # The frozen rows are stored as float16 in the model file (half the size); rounding them
+            # now means the saved model predicts exactly like the trained one.
+            self.extra_words.copy_(matrix[trainable:].half().float())

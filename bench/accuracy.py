@@ -1,0 +1,166 @@
+"""seqtag's defaults on every shared benchmark, several seeds each: the README's accuracy table (issue 5).
+
+    python bench/accuracy.py                      # every data set, seeds 1-3, plus the CoNLL-2003 ablations
+    python bench/accuracy.py conll2000 ud_ewt     # some data sets only
+    python bench/accuracy.py --seeds 5 --jobs 2   # more seeds; two runs at a time, one torch thread each
+
+Each run is `seqtag train` with the default settings (GloVe 6B 50d, early stopping on the dev split) and
+ONE `seqtag evaluate` on test. No per-data-set tuning: the only per-data-set facts are the file names (and
+CoNLL-2000's dev split, which the data set lacks: its last 1,000 training sentences are held out).
+Ablations (`--head softmax`, `--char-encoder none|lstm`) run on CoNLL-2003 only, like the NCRF++ table.
+
+Results accumulate in bench/results/accuracy.json (a run already there is not repeated, so an
+interrupted benchmark continues where it stopped) and bench/results/accuracy.md holds the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import RESULTS, SHARED, machine, require_shared, seqtag  # noqa: E402
+
+GLOVE = SHARED / "vectors" / "glove.6B.50d.txt.gz"
+DATASETS = {  # name: (train, dev or None = hold out the last 1,000 train sentences, test, metric)
+    "conll2003": ("ner/conll2003/train.txt", "ner/conll2003/valid.txt", "ner/conll2003/test.txt", "entity F1"),
+    "wnut17": ("ner/wnut17/wnut17train.conll", "ner/wnut17/emerging.dev.conll", "ner/wnut17/emerging.test.annotated", "entity F1"),
+    "conll2000": ("chunk/conll2000/train.txt", None, "chunk/conll2000/test.txt", "chunk F1"),
+    "ud_ewt": ("pos/ud_ewt/en_ewt-ud-train.conllu", "pos/ud_ewt/en_ewt-ud-dev.conllu", "pos/ud_ewt/en_ewt-ud-test.conllu", "UPOS accuracy"),
+    "sst2": ("cls/sst2/stsa.binary.train", "cls/sst2/stsa.binary.dev", "cls/sst2/stsa.binary.test", "accuracy"),
+}
+VARIANTS = {  # CoNLL-2003 ablations: name -> extra `seqtag train` options
+    "default": [],
+    "softmax": ["--head", "softmax"],
+    "no-char": ["--char-encoder", "none"],
+    "softmax, no-char": ["--head", "softmax", "--char-encoder", "none"],
+    "char-lstm": ["--char-encoder", "lstm"],
+}
+HELD_OUT = 1000  # CoNLL-2000 dev sentences
+JSON_PATH = RESULTS / "accuracy.json"
+MD_PATH = RESULTS / "accuracy.md"
+
+
+def split_conll2000(train: Path, folder: Path) -> tuple[Path, Path]:
+    """The CoNLL-2000 training file minus its last 1,000 sentences, and those sentences as dev."""
+    sentences = train.read_text(encoding="utf-8").strip("\n").split("\n\n")
+    head, tail = folder / "conll2000.train.txt", folder / "conll2000.dev.txt"
+    head.write_text("\n\n".join(sentences[:-HELD_OUT]) + "\n\n", encoding="utf-8")
+    tail.write_text("\n\n".join(sentences[-HELD_OUT:]) + "\n\n", encoding="utf-8")
+    return head, tail
+
+
+def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> dict:
+    """Train with the defaults (+ the variant's options) and evaluate on test once."""
+    train_rel, dev_rel, test_rel, _ = DATASETS[name]
+    train = SHARED / train_rel
+    if dev_rel is None:
+        train, dev = split_conll2000(train, folder)
+    else:
+        dev = SHARED / dev_rel
+    model = folder / f"{name}.{variant.replace(', ', '+')}.{seed}.seqtag"
+    options = ["--seed", str(seed), *VARIANTS[variant]]
+    if threads:
+        options += ["--threads", str(threads)]
+    log = model.with_suffix(".log")
+    with open(log, "w") as handle:
+        wall = seqtag("train", "--train", str(train), "--dev", str(dev), "--embeddings", str(GLOVE),
+                      "--output", str(model), *options, stderr=handle)
+    out = model.with_suffix(".json")
+    with open(out, "w") as handle:
+        seqtag("evaluate", str(model), str(SHARED / test_rel), "--format", "json", stdout=handle)
+    report = json.loads(out.read_text())
+    import torch
+
+    meta = torch.load(model, weights_only=True)["meta"]
+    history = meta["history"]
+    size = model.stat().st_size / 1e6
+    model.unlink()  # the next run's model must not pile up on disk
+    return {
+        "data": name,
+        "variant": variant,
+        "seed": seed,
+        "options": options,
+        "test": report["score"],
+        "dev": meta["dev_scores"]["score"],
+        "best_epoch": meta["best_epoch"],
+        "epochs": len(history),
+        "epoch_seconds": statistics.median(e["seconds"] for e in history),
+        "train_minutes": wall / 60,
+        "model_mb": size,
+    }
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def table(runs: list[dict]) -> str:
+    """Markdown: one row per data set and variant, test/dev mean ± sample std over seeds, time per run."""
+    lines = [
+        "| data set | variant | metric | test (mean ± std) | dev | seeds | epochs | minutes per run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["data"], r["variant"]) for r in runs}, key=lambda k: (list(DATASETS).index(k[0]), list(VARIANTS).index(k[1])))
+    for name, variant in keys:
+        group = [r for r in runs if r["data"] == name and r["variant"] == variant]
+        lines.append(
+            f"| {name} | {variant} | {DATASETS[name][3]} | **{mean_std([r['test'] for r in group])}** "
+            f"| {mean_std([r['dev'] for r in group])} | {', '.join(str(r['seed']) for r in sorted(group, key=lambda r: r['seed']))} "
+            f"| {statistics.mean(r['epochs'] for r in group):.0f} | {statistics.mean(r['train_minutes'] for r in group):.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("datasets", nargs="*", help=f"data sets: {', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N per data set (default 3)")
+    parser.add_argument("--ablation-seeds", type=int, default=1, help="seeds per CoNLL-2003 ablation (default 1)")
+    parser.add_argument("--no-ablations", action="store_true", help="skip the CoNLL-2003 ablations")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time; each gets 2 // jobs torch threads")
+    args = parser.parse_args(argv)
+    unknown = set(args.datasets) - set(DATASETS)
+    if unknown:
+        parser.error(f"unknown data set(s) {', '.join(sorted(unknown))}; choose from {', '.join(DATASETS)}")
+    require_shared()
+    names = args.datasets or list(DATASETS)
+    plan = [(name, "default", seed) for name in names for seed in range(1, args.seeds + 1)]
+    if "conll2003" in names and not args.no_ablations:
+        plan += [(name, v, seed) for v in list(VARIANTS)[1:] for seed in range(1, args.ablation_seeds + 1) for name in ["conll2003"]]
+    runs = json.loads(JSON_PATH.read_text())["runs"] if JSON_PATH.exists() else []
+    done = {(r["data"], r["variant"], r["seed"]) for r in runs}
+    todo = [item for item in plan if item not in done]
+    print(f"{len(plan) - len(todo)} runs on record, {len(todo)} to go", file=sys.stderr)
+    threads = max(1, 2 // args.jobs) if args.jobs > 1 else 0
+
+    def record(run: dict) -> None:
+        runs.append(run)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        JSON_PATH.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=2) + "\n")
+        MD_PATH.write_text(table(runs) + "\n")
+        print(f"{time.strftime('%H:%M')} {run['data']} {run['variant']} seed {run['seed']}: test {100 * run['test']:.2f}, "
+              f"dev {100 * run['dev']:.2f}, {run['train_minutes']:.1f} min", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        folders = []
+        for i, _ in enumerate(todo):
+            folders.append(Path(tmp) / str(i))
+            folders[-1].mkdir()
+        futures = [pool.submit(one_run, name, variant, seed, threads, folder) for (name, variant, seed), folder in zip(todo, folders)]
+        for future in futures:
+            record(future.result())
+    selected = [r for r in runs if r["data"] in names]
+    print(table(selected))
+    print(f"wrote {JSON_PATH} and {MD_PATH}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
