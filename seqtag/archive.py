@@ -33,30 +33,39 @@ def save_archive(path: str | Path, payload: dict[str, Any]) -> None:
         torch.save(body, handle)
 
 
-def load_archive(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+def read_plain(path: Path, kind: str = "model") -> Any:
+    """``torch.load(weights_only=True)`` of a seqtag ``kind`` file (model or checkpoint), every failure an InputError.
+
+    Only tensors and plain data are rebuilt: a pickled object (a code payload) is refused before it runs.
+    """
     if not path.exists():
         raise InputError("no such file", path)
     if path.is_dir():
-        raise InputError("is a directory, not a model file", path)
+        raise InputError(f"is a directory, not a {kind} file", path)
     try:
         with warnings.catch_warnings():
             # Random bytes read as a legacy pickle make torch warn about odd "protocols" on stderr.
             warnings.simplefilter("ignore")
-            body = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         # torch names the offending global ("... was not an allowed global", "Unsupported global");
         # other unpickling failures are just bytes that are not a pickle at all.
         if "global" in str(err).lower():
             raise InputError(
                 "refusing to load: the file holds Python objects, not just tensors and plain data "
-                "(a model file made by something other than seqtag, or a malicious one)",
+                f"(a {kind} file made by something other than seqtag, or a malicious one)",
                 path,
             ) from None
-        raise InputError("not a seqtag model file, or a truncated / corrupted one (UnpicklingError)", path) from None
+        raise InputError(f"not a seqtag {kind} file, or a truncated / corrupted one (UnpicklingError)", path) from None
     except Exception as err:  # noqa: BLE001 - any failure to parse a user's file is a damaged file
         # Garbage bytes make the weights-only unpickler fail in arbitrary ways (IndexError, KeyError, ...).
-        raise InputError(f"not a seqtag model file, or a truncated / corrupted one ({err.__class__.__name__})", path) from None
+        raise InputError(f"not a seqtag {kind} file, or a truncated / corrupted one ({err.__class__.__name__})", path) from None
+
+
+def load_archive(path: str | Path) -> dict[str, Any]:
+    """The model file's body, checked for format, version and the shape of its entries."""
+    path = Path(path)
+    body = read_plain(path)
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise InputError("not a seqtag model file", path)
     version = body.get("version")

@@ -14,14 +14,15 @@ from typing import Any
 
 import torch
 
-from seqtag.batching import bucket_batches
+from seqtag.batching import Batch, bucket_batches
+from seqtag.checkpoint import CheckpointDir, fingerprint
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.textcls import Example, read_examples
 from seqtag.errors import InputError
 from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.classifier import ClassifierNet
-from seqtag.training import Callbacks, History, fit, prepare_run, record_history
+from seqtag.training import Callbacks, History, fit, prepare_run, record_history, start_training
 from seqtag.vocab import Vocab, WordVocab
 
 
@@ -102,9 +103,16 @@ def train_classifier(
     callbacks: Callbacks | None = None,
     embedding_cache: bool = True,
     log: Any = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> tuple[Classifier, History]:
-    """Read labelled texts, build vocabularies and the network, train with early stopping on dev accuracy."""
+    """Read labelled texts, build vocabularies and the network, train with early stopping on dev accuracy.
+
+    ``checkpoint_dir`` and ``resume`` work as for :func:`seqtag.tagger.train_tagger`.
+    """
+    checkpoints = CheckpointDir(checkpoint_dir, resume) if checkpoint_dir else None
     say = log or (lambda message: None)
+    notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
     prepare_run(train_config)
     train_examples = _labelled(train, data_config)
     dev_examples = _labelled(dev, data_config) if dev is not None else []
@@ -112,20 +120,32 @@ def train_classifier(
     for example in dev_examples:
         if example.label not in labels:
             raise InputError(f"label {example.label!r} does not occur in the training data", dev, example.line)
-    say(
+    notes.append(
         f"train: {len(train_examples):,} texts, {sum(len(e.tokens) for e in train_examples):,} tokens, "
         f"{len(labels)} classes" + (f"; dev: {len(dev_examples):,} texts" if dev_examples else "")
     )
-    inputs = build_inputs((e.tokens for e in train_examples), embeddings, model_config, train_config.seed, embedding_cache, say)
+    inputs = build_inputs(
+        (e.tokens for e in train_examples), embeddings, model_config, train_config.seed, embedding_cache, notes.append
+    )
     net = build_net(inputs.config, inputs.words, inputs.chars, labels)
     net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
     meta = {**run_meta(train, dev, embeddings, inputs), "train_examples": len(train_examples)}
     classifier = Classifier(net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta)
 
-    rng = random.Random(train_config.seed)
+    resumed = None  # the checkpoint's training state when resuming
+    if checkpoints is not None:
+        train_items = ([e.tokens, e.label] for e in train_examples)
+        dev_items = ([e.tokens, e.label] for e in dev_examples)
+        resumed = checkpoints.start(fingerprint(classifier, train_items, dev_items))
+        if resumed is not None:
+            notes.append(checkpoints.resume_note(resumed))
+    state = start_training(net, train_config, resumed, checkpoints.path if checkpoints else None)
+    for note in notes:
+        say(note)
+
     lengths = [len(e.tokens) for e in train_examples]
 
-    def batches(epoch: int) -> list:
+    def batches(rng: random.Random) -> list[Batch]:
         groups = bucket_batches(lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None)
         return [
             classifier.collate([train_examples[i].tokens for i in g], labels=[train_examples[i].label for i in g])
@@ -139,6 +159,6 @@ def train_classifier(
         report = classification_report([e.label for e in dev_examples], predicted, labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
 
-    history = fit(net, batches, score_dev if dev_examples else None, train_config, callbacks)
+    history = fit(net, batches, score_dev if dev_examples else None, train_config, callbacks, checkpoints, state)
     record_history(meta, history)
     return classifier, history

@@ -6,6 +6,7 @@ Precedence: dataclass defaults < config file < command-line options.
 """
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,9 +40,13 @@ class ModelConfig:
     char_dim: int = 30  # character embedding size
     char_hidden: int = 50  # CNN filters, or LSTM units per direction
     char_kernel: int = 3  # CNN window in characters
+    encoder: str = "rnn"  # rnn (stacked recurrent layers) | window (feed-forward layers over the ±window words)
+    window: int = 2  # window encoder: words taken on each side of a token
     cell: str = "lstm"  # rnn | gru | lstm
-    layers: int = 1  # stacked recurrent layers
-    hidden: int = 200  # recurrent units per direction
+    activation: str = "tanh"  # tanh | relu: the rnn cell's nonlinearity, or the window encoder's hidden layers'
+    identity_init: bool = False  # rnn cell: recurrent weights start as the identity, biases at 0 (IRNN)
+    layers: int = 1  # stacked recurrent layers (window encoder: hidden layers)
+    hidden: int = 200  # recurrent units per direction (window encoder: units per hidden layer)
     bidirectional: bool = True  # read the sentence both ways
     dropout: float = 0.5  # on embeddings, between layers and before the head
     head: str = "crf"  # softmax | crf (taggers)
@@ -59,7 +64,9 @@ class TrainConfig:
     lr_decay: float = 0.5  # multiply the learning rate by this when dev stalls for 2 epochs (1 = never)
     clip: float = 5.0  # gradient-norm clipping threshold (0 = off)
     seed: int = 1  # seeds Python, NumPy and torch
-    threads: int = 0  # torch intra-op threads (0 = torch's default)
+    threads: int = 0  # torch intra-op threads (0 = torch's default; 1 with ``deterministic``)
+    deterministic: bool = False  # deterministic torch kernels, so equal seeds give bit-identical weights
+    checkpoint_every: int = 0  # with a checkpoint directory: also save every N training steps (0 = epoch ends)
 
 
 CONFIG_CLASSES = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
@@ -70,7 +77,9 @@ CHOICES = {  # the allowed values of every choice setting (the CLI builds its op
     "task": ("auto", "tag", "classify"),
     "train_scheme": ("bioes", "iob2"),
     "char_encoder": ("none", "cnn", "lstm"),
+    "encoder": ("rnn", "window"),
     "cell": ("rnn", "gru", "lstm"),
+    "activation": ("tanh", "relu"),
     "head": ("softmax", "crf"),
     "pooling": ("last", "mean", "max", "attention"),
     "optimizer": ("adam", "sgd"),
@@ -100,10 +109,22 @@ def check_value(key: str, value: Any, where: str) -> Any:
         raise InputError(f"{key!r} must be {kind.__name__}, got {value!r}", where)
     if key in CHOICES and value not in CHOICES[key]:
         raise InputError(f"{key!r} must be one of {', '.join(CHOICES[key])}; got {value!r}", where)
+    if kind is int and key != "seed" and not -(2**31) <= value < 2**31:
+        # Torch takes sizes as C integers: a larger value would end in an overflow deep inside it.
+        raise InputError(f"{key!r} is out of range: {value!r}", where)
+    if key == "encoding":
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise InputError(f"unknown encoding {value!r}", where) from None
+    if key == "checkpoint_every" and value < 0:
+        raise InputError(f"'checkpoint_every' must be 0 (epoch ends only) or positive, got {value!r}", where)
     if key == "keep_vectors" and value < 0:
         raise InputError(f"'keep_vectors' must be 0 (none) or positive, got {value!r}", where)
     if key in ("max_tokens", "batch_tokens", "threads", "clip") and not value >= 0:
         raise InputError(f"{key!r} must be 0 (no limit) or positive, got {value!r}", where)
+    if key == "window" and value < 0:
+        raise InputError(f"'window' must be 0 (the token alone) or positive, got {value!r}", where)
     if key == "seed" and not 0 <= value < 2**32:
         raise InputError(f"'seed' must be in [0, 2**32), got {value!r}", where)  # NumPy's seed range
     if key in _POSITIVE and value <= 0:
@@ -141,12 +162,24 @@ def read_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
+def check_architecture(model: ModelConfig) -> None:
+    """Model settings that are valid alone but not together (named as the options that set them)."""
+    recurrent_cell = model.encoder == "rnn" and model.cell == "rnn"
+    if model.identity_init and not recurrent_cell:
+        raise InputError("--identity-init needs --encoder rnn --cell rnn (the IRNN); gru, lstm and window layers keep their own initialisation")
+    if model.activation != "tanh" and model.encoder == "rnn" and model.cell != "rnn":
+        raise InputError(f"--activation {model.activation} needs --cell rnn: gru and lstm cells have fixed nonlinearities")
+    if model.encoder == "window" and model.task == "classify" and model.pooling == "last":
+        raise InputError("--pooling last needs --encoder rnn; a window encoder pools with mean, max or attention")
+
+
 def build_configs(settings: dict[str, Any]) -> tuple[DataConfig, ModelConfig, TrainConfig]:
     """Split validated flat settings into the three configs (missing keys keep their defaults)."""
     built = []
     for cls in (DataConfig, ModelConfig, TrainConfig):
         names = {f.name for f in fields(cls)}
         built.append(cls(**{k: v for k, v in settings.items() if k in names}))
+    check_architecture(built[1])
     return built[0], built[1], built[2]
 
 

@@ -13,6 +13,8 @@ import gzip
 import hashlib
 import json
 import os
+import pickle
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ import numpy as np
 from seqtag.errors import InputError
 from seqtag.fileio import atomic_write
 from seqtag.vocab import PAD, UNK, normalize_digits
+
+_DEFLATE_RATIO = 1032  # the most bytes gzip can expand one compressed byte to
 
 
 @dataclass
@@ -66,43 +70,105 @@ def _cache_key(path: Path) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()[:20]
 
 
-def _has_header(path: Path) -> bool:
+def _header(path: Path, binary: bool) -> tuple[int, int] | None:
+    """``(count, dim)`` from a word2vec header line; None when the first line is a vector (GloVe).
+
+    gensim allocates count x dim floats before it reads a row, so a header promising more values than
+    the file can hold (a damaged file, or one made to exhaust memory) is refused here.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
             first = handle.readline().split()
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:
         raise InputError(f"cannot read vector file: {err}", path) from None
     if not first:
         raise InputError("empty vector file", path, 1)
-    return len(first) == 2 and all(part.isdigit() for part in first)
+    if not (len(first) == 2 and all(part.isdigit() for part in first)):
+        return None
+    count, dim = int(first[0]), int(first[1])
+    room = path.stat().st_size * (_DEFLATE_RATIO if path.suffix == ".gz" else 1)
+    if count * dim * (4 if binary else 2) > room:  # a binary value takes 4 bytes, a text one at least "0 "
+        raise InputError(f"the header announces {count:,} vectors of {dim:,} values, more than the file holds", path, 1)
+    return count, dim
+
+
+def _text_problem(path: Path, header: tuple[int, int] | None) -> tuple[str, int] | None:
+    """The first line of a text vector file that gensim cannot read, or that holds NaN / infinity, as
+    ``(message, line)``; None if no line is to blame. Run only to explain a failure: it reads the file again."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    dim = header[1] if header else None
+    rows = lineno = 0
+    try:
+        with opener(path, "rb") as handle:
+            for lineno, raw in enumerate(handle, 1):
+                if header and lineno == 1:
+                    continue
+                if header and rows == header[0]:
+                    break  # gensim reads no further than the header's count
+                rows += 1
+                try:
+                    values = raw.decode("utf-8").rstrip().split(" ")[1:]  # split as gensim does
+                except UnicodeDecodeError:
+                    return "not valid utf-8 text; is this a binary word2vec file (name it .bin)?", lineno
+                dim = len(values) if dim is None else dim
+                if len(values) != dim:
+                    return f"expected {dim} values after the word, got {len(values)}", lineno
+                try:
+                    numbers = np.array(values, dtype=np.float32)
+                except ValueError:
+                    return f"not a number: {next(v for v in values if not _is_number(v))!r}", lineno
+                if not np.isfinite(numbers).all():
+                    return "the vector holds NaN or infinite values", lineno
+    except (OSError, EOFError, zlib.error) as err:
+        return f"cannot read vector file: {err}", lineno + 1
+    if header and rows < header[0]:
+        return f"the header announces {header[0]:,} vectors, but the file ends after {rows:,}", lineno + 1
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        np.float32(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_with_gensim(path: Path) -> tuple[list[str], np.ndarray]:
     from gensim.models import KeyedVectors
 
     name = path.name.lower()
+    text = not name.endswith((".kv", ".bin", ".bin.gz"))
+    header = None
     try:
         if name.endswith(".kv"):
             kv = KeyedVectors.load(str(path))
-        elif name.endswith((".bin", ".bin.gz")):
-            kv = KeyedVectors.load_word2vec_format(str(path), binary=True)
         else:
-            kv = KeyedVectors.load_word2vec_format(
-                str(path), binary=False, no_header=not _has_header(path)
-            )
+            header = _header(path, binary=not text)
+            kv = KeyedVectors.load_word2vec_format(str(path), binary=not text, no_header=text and header is None)
     except InputError:
         raise
-    except UnicodeDecodeError:
-        raise InputError("not valid utf-8 text; is this a binary word2vec file (name it .bin)?", path) from None
-    except (ValueError, EOFError, OSError, KeyError, IndexError) as err:
+    except (UnicodeDecodeError, ValueError, EOFError, OSError, KeyError, IndexError, zlib.error,
+            pickle.UnpicklingError, AttributeError, ImportError, TypeError) as err:
+        problem = _text_problem(path, header) if text else None
+        if problem is not None:
+            raise InputError(problem[0], path, problem[1]) from None
+        if isinstance(err, UnicodeDecodeError):
+            raise InputError("not valid utf-8 text; is this a binary word2vec file (name it .bin)?", path) from None
         raise InputError(f"not a readable vector file ({err})", path) from None
     if len(kv.index_to_key) == 0:
         raise InputError("no vectors found", path)
     if kv.vector_size == 0:
         # e.g. a plain word list: every line is one word and no numbers
         raise InputError("the vectors have no values (a word list, not a vector file?)", path)
-    return list(kv.index_to_key), np.asarray(kv.vectors, dtype=np.float32)
+    matrix = np.asarray(kv.vectors, dtype=np.float32)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():  # would turn the first training loss into NaN
+        problem = _text_problem(path, header) if text else None
+        word = kv.index_to_key[int(np.argmin(finite))]
+        raise InputError(f"the vector of {word!r} holds NaN or infinite values", path, problem[1] if problem else None)
+    return list(kv.index_to_key), matrix
 
 
 def load_vectors(path: str | Path, cache: bool = True, cache_dir: Path | None = None) -> Vectors:

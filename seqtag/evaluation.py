@@ -1,22 +1,85 @@
-"""Scoring a model on labelled data, or a file of gold and predicted columns with no model at all."""
+"""Scoring a model on labelled data, or a file of gold and predicted columns with no model at all, and
+comparing two systems' prediction files on the same gold data."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Union
 
 from seqtag.config import DataConfig
-from seqtag.data.columns import Source, read_columns
+from seqtag.data.columns import Source, decode_error, open_lines, read_columns
 from seqtag.data.readers import read_sentences
 from seqtag.data.schemes import detect_scheme, normalize_scheme
+from seqtag.data.sentence import Sentence
 from seqtag.errors import InputError
-from seqtag.metrics import tagging_report
+from seqtag.metrics import classification_report, tagging_report, type_confusion
+
+
+@dataclass
+class Tagged:
+    """A tagging data set as scored: tokens, gold and predicted tags (both in ``scheme``)."""
+
+    name: str  # the data's path, or <stdin>
+    tokens: list[list[str]]
+    gold: list[list[str]]
+    pred: list[list[str]]
+    lines: list[int]  # where each sentence starts
+    scheme: str
+
+
+@dataclass
+class Classified:
+    """A classification data set as scored: texts, gold and predicted labels."""
+
+    name: str
+    texts: list[list[str]]
+    gold: list[str]
+    pred: list[str]
+    lines: list[int]
+    labels: list[str]  # every label the model knows, in its order
+
+
+Outcome = Union[Tagged, Classified]
 
 
 def _types(tag: str) -> str:
     return tag[2:] if len(tag) > 2 and tag[1] == "-" else tag
 
 
-def evaluate_model(model: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
-    """Score a tagger or classifier on labelled data read with ``data_config``."""
+def _name(source: Source) -> str:
+    return "<stdin>" if str(source) == "-" else str(source)
+
+
+def score(outcome: Outcome, mode: str = "default") -> dict:
+    """seqeval / scikit-learn scores of an outcome as a plain dict, with the data's name."""
+    if isinstance(outcome, Classified):
+        report = classification_report(outcome.gold, outcome.pred, outcome.labels)
+    else:
+        report = tagging_report(outcome.gold, outcome.pred, outcome.scheme, mode)
+    report["data"] = outcome.name
+    return report
+
+
+def error_report(outcome: Outcome) -> dict:
+    """The ``--errors`` report: what went wrong, grouped by kind and type, most frequent first."""
+    from seqtag.error_analysis import label_errors, span_errors
+
+    if isinstance(outcome, Classified):
+        return label_errors(outcome.texts, outcome.gold, outcome.pred, outcome.lines)
+    return span_errors(outcome.tokens, outcome.gold, outcome.pred, outcome.scheme, outcome.lines)
+
+
+def confusion(outcome: Outcome) -> tuple[list[str], list[list[int]]]:
+    """``(labels, matrix)``, rows gold and columns predicted: the classes of a classifier, or the entity
+    types (token level; the tags themselves for plain tags) of a tagger."""
+    if isinstance(outcome, Classified):
+        from sklearn.metrics import confusion_matrix
+
+        return outcome.labels, confusion_matrix(outcome.gold, outcome.pred, labels=outcome.labels).tolist()
+    return type_confusion(outcome.gold, outcome.pred, outcome.scheme)
+
+
+def predict_labelled(model: Any, source: Source, data_config: DataConfig) -> Outcome:
+    """Predict labelled data read with ``data_config`` with a tagger or classifier, beside its gold labels."""
     column_formats = ("conll", "conllu")
     fmt = data_config.input_format
     if model.task == "classify" and fmt in column_formats:
@@ -24,14 +87,13 @@ def evaluate_model(model: Any, source: Source, data_config: DataConfig, mode: st
     if model.task == "tag" and fmt not in column_formats + ("auto",):
         raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
     if model.task == "classify":
-        return evaluate_classifier(model, source, data_config)
-    return evaluate_tagger(model, source, data_config, mode)
+        return classify_labelled(model, source, data_config)
+    return tag_labelled(model, source, data_config)
 
 
-def evaluate_classifier(classifier: Any, source: Source, data_config: DataConfig) -> dict:
-    """Accuracy, averages, per-class scores and the confusion matrix; unknown gold labels are errors."""
+def classify_labelled(classifier: Any, source: Source, data_config: DataConfig) -> Classified:
+    """Classify labelled texts; a gold label the model does not know is an input error."""
     from seqtag.classifier import read_data
-    from seqtag.metrics import classification_report
 
     examples = list(read_data(source, data_config))
     known = set(classifier.labels.items)
@@ -42,14 +104,15 @@ def evaluate_classifier(classifier: Any, source: Source, data_config: DataConfig
                 str(source),
                 example.line,
             )
-    predicted = classifier.predict([e.tokens for e in examples])
-    report = classification_report([e.label for e in examples], predicted, classifier.labels.items)
-    report["data"] = "<stdin>" if str(source) == "-" else str(source)
-    return report
+    texts = [e.tokens for e in examples]
+    return Classified(
+        _name(source), texts, [e.label for e in examples], classifier.predict(texts), [e.line for e in examples],
+        list(classifier.labels.items),
+    )
 
 
-def evaluate_tagger(tagger: Any, source: Source, data_config: DataConfig, mode: str = "default") -> dict:
-    """Tag ``source`` (labelled, read with ``data_config``) and score against its gold tags.
+def tag_labelled(tagger: Any, source: Source, data_config: DataConfig) -> Tagged:
+    """Tag ``source`` (labelled, read with ``data_config``); predictions come in the gold file's scheme.
 
     A gold tag (or entity type) the model cannot produce is an input error: it usually means the wrong
     tag column or the wrong data set.
@@ -76,51 +139,149 @@ def evaluate_tagger(tagger: Any, source: Source, data_config: DataConfig, mode: 
 
             predicted = [convert(p, scheme, file_scheme) for p in predicted]
             scheme = file_scheme
-    report = tagging_report(gold, predicted, scheme, mode)
-    report["data"] = "<stdin>" if str(source) == "-" else str(source)
-    return report
+    return Tagged(_name(source), [s.tokens for s in sentences], gold, predicted, [s.line for s in sentences], scheme)
 
 
-def evaluate_predictions(
+def read_predictions(
     source: Source,
     gold_column: int = -2,
     pred_column: int = -1,
     scheme: str = "auto",
     mode: str = "default",
     encoding: str = "utf-8",
-) -> dict:
-    """conlleval for pipelines: score a column file holding gold and predicted tags."""
-    gold, pred, lines = [], [], []
+) -> Tagged:
+    """conlleval for pipelines: a column file holding tokens (first column), gold and predicted tags."""
+    tokens, gold, pred, lines = [], [], [], []
     try:
         for sentence in read_columns(source, token_column=gold_column, tag_column=pred_column, encoding=encoding):
+            tokens.append([row[0] for row in sentence.columns or []])
             gold.append(sentence.tokens)  # the "token" column is the gold column here
             pred.append(sentence.tags)
             lines.append(sentence.line)
     except InputError as error:  # the reader's words for our columns: token = gold, tag = predicted
         error.message = error.message.replace("tag column", "predicted column").replace("token column", "gold column")
         raise
-    if scheme == "auto":
-        scheme = detect_scheme(gold + pred)
-    else:
-        scheme = normalize_scheme(scheme)
-    name = "<stdin>" if str(source) == "-" else str(source)
+    name = _name(source)
+    scheme = _scoring_scheme(scheme, mode, gold + pred, name)
+    _check_scheme(scheme, name, lines, [list(zip(g, p)) for g, p in zip(gold, pred)])
+    return Tagged(name, tokens, gold, pred, lines, scheme)
+
+
+def _scoring_scheme(requested: str, mode: str, sequences: list[list[str]], name: str) -> str:
+    """``requested``, or the scheme detected from all the tag sequences; strict mode needs a span scheme."""
+    scheme = detect_scheme(sequences) if requested == "auto" else normalize_scheme(requested)
     if scheme == "plain" and mode == "strict":
         raise InputError("--mode strict needs B-/I- style tags, but these tags have no prefixes", name)
-    if scheme != "plain":
-        # An explicit --scheme may not fit the tags (seqeval would misread them, or crash in strict mode).
-        prefixes = "BIESLU" if scheme == "bioes" else "BI"
-        for first, tags in zip(lines, (list(zip(g, p)) for g, p in zip(gold, pred))):
-            for offset, pair in enumerate(tags):
-                for tag in pair:
-                    if tag != "O" and not (len(tag) > 2 and tag[1] == "-" and tag[0] in prefixes):
-                        raise InputError(
-                            f"tag {tag!r} does not fit the {scheme} scheme (O or {'/'.join(prefixes)}-TYPE); check --scheme",
-                            name,
-                            first + offset,
-                        )
-    report = tagging_report(gold, pred, scheme, mode)
-    report["data"] = name
-    return report
+    return scheme
+
+
+def _check_scheme(scheme: str, name: str, lines: list[int], sentences: list[list[tuple[str, ...]]]) -> None:
+    """An explicit --scheme may not fit the tags (seqeval would misread them, or crash in strict mode).
+    ``sentences``: per sentence starting at ``lines[i]``, the tags of each token (one per scored column)."""
+    if scheme == "plain":
+        return
+    prefixes = "BIESLU" if scheme == "bioes" else "BI"
+    for first, tags in zip(lines, sentences):
+        for offset, row in enumerate(tags):
+            for tag in row:
+                if tag != "O" and not (len(tag) > 2 and tag[1] == "-" and tag[0] in prefixes):
+                    raise InputError(
+                        f"tag {tag!r} does not fit the {scheme} scheme (O or {'/'.join(prefixes)}-TYPE); check --scheme",
+                        name,
+                        first + offset,
+                    )
+
+
+def compare_systems(
+    gold_source: Source,
+    system_a: str,
+    system_b: str,
+    task: str,
+    data_config: DataConfig,
+    pred_column: int = -1,
+    scheme: str = "auto",
+    mode: str = "default",
+    samples: int = 1000,
+    seed: int = 1,
+) -> dict:
+    """Is system B better than system A on this gold data? Paired bootstrap and approximate randomisation
+    over sentences (micro F1, or accuracy for plain tags) or over texts (accuracy and macro F1).
+
+    Taggers' outputs are column files whose ``pred_column`` holds the predictions (``seqtag predict
+    --input-format conll`` output), with the gold data's sentences and tokens; classifiers' outputs hold one
+    label per line (``seqtag predict`` output), a line per gold example.
+    """
+    from seqtag.metrics import example_counts, sentence_counts
+    from seqtag.significance import compare
+
+    gold_name = _name(gold_source)
+    if task == "classify":
+        from seqtag.classifier import read_data
+
+        gold_labels = [e.label for e in read_data(gold_source, data_config)]
+        a, b = (_read_labels(path, len(gold_labels), gold_name, data_config.encoding) for path in (system_a, system_b))
+        labels = sorted(set(gold_labels) | set(a) | set(b))
+        counts_a, counts_b = example_counts(gold_labels, a, labels), example_counts(gold_labels, b, labels)
+        metrics = {name: compare(counts_a[name], counts_b[name], name, samples, seed) for name in ("accuracy", "macro_f1")}
+        unit, items = "examples", len(gold_labels)
+    else:
+        sentences = list(read_sentences(gold_source, data_config, with_tags=True))
+        gold = [s.tags or [] for s in sentences]
+        systems = [
+            _read_system_tags(path, sentences, gold_name, pred_column, data_config.encoding) for path in (system_a, system_b)
+        ]
+        scheme = _scoring_scheme(scheme, mode, gold + systems[0][1] + systems[1][1], gold_name)
+        _check_scheme(scheme, gold_name, [s.line for s in sentences], [[(t,) for t in tags] for tags in gold])
+        for path, (lines, tags) in zip((system_a, system_b), systems):
+            _check_scheme(scheme, _name(path), lines, [[(t,) for t in row] for row in tags])
+        counts_a, counts_b = (sentence_counts(gold, tags, scheme, mode) for _, tags in systems)
+        name = "accuracy" if scheme == "plain" else "f1"
+        metrics = {name: compare(counts_a, counts_b, name, samples, seed)}
+        unit, items = "sentences", len(sentences)
+    return {
+        "task": task, "data": gold_name, "a": _name(system_a), "b": _name(system_b), "unit": unit, "items": items,
+        "samples": samples, "seed": seed, "metrics": metrics,
+    }
+
+
+def _read_system_tags(
+    source: str, gold: list[Sentence], gold_name: str, pred_column: int, encoding: str
+) -> tuple[list[int], list[list[str]]]:
+    """A system's predicted tags (and where its sentences start), checked to align with the gold sentences."""
+    name = _name(source)
+    lines, tags = [], []
+    try:
+        for sentence in read_columns(source, tag_column=pred_column, encoding=encoding):
+            number = len(tags)
+            if number < len(gold) and len(sentence) != len(gold[number]):
+                raise InputError(
+                    f"sentence {number + 1} has {len(sentence)} tokens, but {len(gold[number])} in {gold_name} "
+                    f"(line {gold[number].line})",
+                    name,
+                    sentence.line,
+                )
+            lines.append(sentence.line)
+            tags.append(sentence.tags or [])
+    except InputError as error:
+        error.message = error.message.replace("tag column", "predicted column")
+        raise
+    if len(tags) != len(gold):
+        raise InputError(f"{len(tags)} sentences, but {gold_name} has {len(gold)}", name)
+    return lines, tags
+
+
+def _read_labels(source: str, count: int, gold_name: str, encoding: str) -> list[str]:
+    """A classifier's output: one label per line, as many lines as the gold data has examples."""
+    labels: list[str] = []
+    with open_lines(source, encoding) as (name, lines):
+        try:
+            for line in lines:
+                labels.append(line.strip())
+        except UnicodeDecodeError:
+            raise decode_error(name, len(labels) + 1, encoding) from None
+    if len(labels) != count:
+        raise InputError(f"{len(labels)} labels (one per line), but {gold_name} has {count} examples", name)
+    return labels
 
 
 def score_rows(per_name: dict, report: dict) -> list[tuple[str, str, str, str, str]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,12 @@ from typing import BinaryIO
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
-    """Write to a temporary file beside ``path``; flush, fsync and rename it into place on success."""
+    """Write to a temporary file beside ``path``; flush, fsync and rename it into place on success.
+
+    The directory is fsynced after the rename, so once this returns the new file survives a crash or
+    power loss too. Until then ``path`` keeps its old content (or stays absent), whatever happens: a
+    kill leaves at most a stray ``.<name>.*.tmp`` file (see :func:`stale_temporaries`).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -25,6 +31,27 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_directory(path.parent)
+
+
+def stale_temporaries(path: str | Path) -> list[Path]:
+    """Temporary files that :func:`atomic_write` calls for ``path`` left behind when killed mid-write."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; skipped where directories cannot be opened or synced."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows, where a rename is durable once the file is
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODES = ("default", "strict")
+Span = tuple[str, int, int]  # (type, start, end exclusive)
 
 
 def _averages(report: dict, key: str) -> dict[str, float]:
@@ -119,3 +124,73 @@ def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequ
         result[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af), "support": len(gold)}
     result["score"] = result["accuracy"]
     return result
+
+
+def sentence_entities(sequences: Sequence[Sequence[str]], scheme: str, mode: str = "default") -> list[set[Span]]:
+    """Each sentence's entities as seqeval reads them (``get_entities``, or the scheme-aware ``Entities``
+    in strict mode); for ``plain`` tags every tag but O is a one-token span."""
+    if scheme == "plain":
+        return [{(tag, i, i + 1) for i, tag in enumerate(tags) if tag != "O"} for tags in sequences]
+    if scheme == "bioes":
+        sequences = _bilou_as_bioes(sequences)
+    if mode == "strict":
+        from seqeval import scheme as schemes
+
+        kind = {"iob1": schemes.IOB1, "iob2": schemes.IOB2, "bioes": schemes.IOBES}[scheme]
+        found = schemes.Entities([list(tags) for tags in sequences], kind).entities
+        return [{(e.tag, e.start, e.end) for e in entities} for entities in found]
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "X seems not to be NE tag" for tags the scheme check let through
+        return [{(kind, start, end + 1) for kind, start, end in get_entities(list(tags))} for tags in sequences]
+
+
+def sentence_counts(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str, mode: str = "default"
+) -> np.ndarray:
+    """Per-sentence counts whose column sums give the corpus score: ``(n, 3)`` true-positive, predicted and
+    gold entities (micro F1, as seqeval computes it), or for ``plain`` tags ``(n, 2)`` correct and all tokens
+    (accuracy). Resampling sentences then means summing rows, not calling seqeval again."""
+    import numpy as np
+
+    if scheme == "plain":
+        rows = [(sum(a == b for a, b in zip(g, p)), len(g)) for g, p in zip(gold, pred)]
+        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+    entities = zip(sentence_entities(gold, scheme, mode), sentence_entities(pred, scheme, mode))
+    return np.array([(len(g & p), len(p), len(g)) for g, p in entities], dtype=np.int64).reshape(-1, 3)
+
+
+def example_counts(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-example counts for classifiers: ``accuracy`` ``(n, 2)`` (correct, 1) and ``macro_f1``
+    ``(n, classes, 3)`` (true positive, predicted, gold for each class in ``labels`` order)."""
+    import numpy as np
+
+    index = {label: i for i, label in enumerate(labels)}
+    gold_ids = np.array([index[label] for label in gold], dtype=np.int64)
+    pred_ids = np.array([index[label] for label in pred], dtype=np.int64)
+    classes = np.arange(len(labels))
+    # shape: (n, classes) each
+    is_gold = gold_ids[:, None] == classes
+    is_pred = pred_ids[:, None] == classes
+    correct = gold_ids == pred_ids
+    return {
+        "accuracy": np.stack([correct, np.ones_like(correct)], axis=1).astype(np.int64),
+        "macro_f1": np.stack([is_gold & is_pred, is_pred, is_gold], axis=2).astype(np.int64),
+    }
+
+
+def type_confusion(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str
+) -> tuple[list[str], list[list[int]]]:
+    """Token-level confusion of entity types (``B-PER`` and ``I-PER`` both count as ``PER``; O last), or of
+    the tags themselves for ``plain``: ``(labels, matrix)`` with rows = gold, columns = predicted."""
+    from sklearn.metrics import confusion_matrix
+
+    def kind(tag: str) -> str:
+        return tag[2:] if scheme != "plain" and len(tag) > 2 and tag[1] == "-" else tag
+
+    flat_gold = [kind(t) for tags in gold for t in tags]
+    flat_pred = [kind(t) for tags in pred for t in tags]
+    labels = sorted(set(flat_gold) | set(flat_pred), key=lambda label: (label == "O", label))
+    return labels, confusion_matrix(flat_gold, flat_pred, labels=labels).tolist()

@@ -13,9 +13,22 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
     vocab = body["vocab"]
     parameters = sum(t.numel() for t in body["state_dict"].values() if t.is_floating_point())
     direction = "bi" if model.get("bidirectional") else "uni"
+    activation = model.get("activation", "tanh")  # files older than the window / IRNN options lack these
+    if model.get("encoder", "rnn") == "window":
+        context = (
+            f"window MLP (±{model.get('window')} words, {model.get('layers')} hidden layer(s) of "
+            f"{model.get('hidden')} {activation} units)"
+        )
+    else:
+        extra = ""
+        if model.get("cell") == "rnn":
+            extra = f", {activation}" + (", identity init" if model.get("identity_init") else "")
+        context = (
+            f"{model.get('layers')}-layer {direction}directional {str(model.get('cell')).upper()} "
+            f"({model.get('hidden')} units per direction{extra})"
+        )
     architecture = (
-        f"{model.get('layers')}-layer {direction}directional {str(model.get('cell')).upper()} "
-        f"({model.get('hidden')} units per direction), char encoder {model.get('char_encoder')}, "
+        f"{context}, char encoder {model.get('char_encoder')}, "
         + (f"pooling {model.get('pooling')}" if body["task"] == "classify" else f"head {model.get('head')}")
     )
     summary: dict[str, Any] = {

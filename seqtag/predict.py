@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TextIO
 
 from seqtag.data.columns import write_columns
 from seqtag.data.schemes import spans
 from seqtag.data.sentence import Sentence
+
+if TYPE_CHECKING:
+    from seqtag.tagger import TagDetails
 
 INPUT_FORMATS = ("raw", "tokenized", "conll", "conllu")
 
@@ -64,11 +68,47 @@ def write_tagged(tagged: Iterable[tuple[Sentence, list[str]]], out: TextIO, outp
         write_columns(sentence, tags, out, sep)
 
 
+def in_chunks(
+    items: Iterable[Any], predict: Callable[[list[Sequence[str]]], list[Any]], chunk: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, prediction)`` in input order, ``predict`` called on the tokens of ``chunk`` items at a time
+    (:meth:`seqtag.model.Model.predict_stream` for another prediction function)."""
+    iterator = iter(items)
+    while buffer := list(islice(iterator, chunk)):
+        yield from zip(buffer, predict([item.tokens for item in buffer]))
+
+
+def write_details(results: Iterable[tuple[Sentence, TagDetails]], out: TextIO, scheme: str) -> None:
+    """JSONL as :func:`write_tagged` writes it, plus what was asked for: ``tag_probs`` (one per token) and a
+    ``confidence`` in each span; ``nbest``, a list of ``{tags, probability, spans}``, best first."""
+    for sentence, details in results:
+        record: dict[str, Any] = {"line": sentence.line, "tokens": sentence.tokens, "tags": details.tags}
+        found = span_records(sentence, details.tags, scheme)
+        if details.token_probs is not None and details.span_probs is not None:
+            record["tag_probs"] = [round(p, 6) for p in details.token_probs]
+            for span, p in zip(found, details.span_probs):  # the same entities, in the same order
+                span["confidence"] = round(p, 6)
+        record["spans"] = found
+        if details.nbest is not None:
+            record["nbest"] = [
+                {"tags": tags, "probability": round(p, 6), "spans": span_records(sentence, tags, scheme)}
+                for tags, p in details.nbest
+            ]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def write_classified(
-    results: Iterable[tuple[Any, list[float]]], out: TextIO, output_format: str, labels: list[str], top_k: int | None
+    results: Iterable[tuple[Any, list[float]]],
+    out: TextIO,
+    output_format: str,
+    labels: list[str],
+    top_k: int | None,
+    confidence: bool = False,
+    nbest: int = 0,
 ) -> None:
     """One line per input text: the label, or JSON with the label and class probabilities (best first,
-    ``top_k`` of them). An empty text gives an empty line (``{}`` in JSONL), so lines stay aligned."""
+    ``top_k`` of them), the label's probability as ``confidence`` and the ``nbest`` most probable labels
+    as ``{label, probability}``. An empty text gives an empty line (``{}`` in JSONL), so lines stay aligned."""
     for example, probs in results:
         if not probs:
             out.write("{}\n" if output_format == "jsonl" else "\n")
@@ -83,4 +123,8 @@ def write_classified(
             "label": labels[ranked[0]],
             "probabilities": {labels[i]: round(probs[i], 6) for i in keep},
         }
+        if confidence:
+            record["confidence"] = round(probs[ranked[0]], 6)
+        if nbest:
+            record["nbest"] = [{"label": labels[i], "probability": round(probs[i], 6)} for i in ranked[:nbest]]
         out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,4 +1,5 @@
-"""The training loop: optimiser, clipping, learning-rate decay, early stopping on the dev score.
+"""The training loop: optimiser, clipping, learning-rate decay, early stopping on the dev score,
+checkpoints and resuming.
 
 It knows nothing about tagging or classification: it sees ``net.loss(batch)`` and a ``score_dev()``
 callable returning a metrics dict with a ``"score"`` entry (higher is better). It prints nothing;
@@ -6,16 +7,31 @@ progress goes through :class:`Callbacks`.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
+import random
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from seqtag.batching import Batch
+from seqtag.checkpoint import (
+    CheckpointDir,
+    capture_rngs,
+    python_rng_state,
+    python_rng_tuple,
+    restore_rngs,
+    trained_weights,
+)
 from seqtag.config import TrainConfig
+from seqtag.errors import InputError
 
 
 class TrainingError(Exception):
@@ -44,6 +60,27 @@ class History:
         return next((e for e in self.epochs if e.epoch == self.best_epoch), None)
 
 
+@dataclass
+class Progress:
+    """Where a run stands between two steps: all of it goes into a checkpoint (JSON-able)."""
+
+    epoch: int = 1  # the epoch in progress, 1-based
+    step: int = 0  # batches of it trained on
+    loss: float = 0.0  # their summed loss
+    seen: int = 0  # their examples
+    seconds: float = 0.0  # training time spent on the epoch so far
+    lr: float = 0.0  # learning rate of the epoch
+    best_score: float | None = None  # best dev score so far (None before the first epoch ends)
+    stalled: int = 0  # epochs since the best one
+    done: bool = False  # stopped early: nothing is left to train
+
+
+_PROGRESS_TYPES = {
+    "epoch": int, "step": int, "loss": (int, float), "seen": int, "seconds": (int, float), "lr": (int, float),
+    "best_score": (int, float, type(None)), "stalled": int, "done": bool,
+}
+
+
 class Callbacks:
     """Progress hooks; the CLI draws bars and tables from these. All are no-ops here."""
 
@@ -55,22 +92,25 @@ class Callbacks:
 
 
 def prepare_run(config: TrainConfig) -> None:
-    """Seed Python, NumPy and torch so a run can be repeated, and set torch's thread count."""
-    import random
+    """Seed Python, NumPy and torch so a run can be repeated, and set torch's thread count.
 
+    ``deterministic`` also makes torch use deterministic kernels and, unless ``threads`` says otherwise,
+    one thread: parallel reductions may add up in a different order from run to run.
+    """
     import numpy as np
 
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True)
+    threads = config.threads or (1 if config.deterministic else 0)
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def record_history(meta: dict, history: History) -> None:
     """What the model file keeps of a run: best epoch, why it stopped, best dev scores, every epoch."""
-    import dataclasses
-
     best = history.best
     meta["best_epoch"] = history.best_epoch
     meta["stopped"] = history.stopped
@@ -85,73 +125,219 @@ def make_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch
     return torch.optim.Adam(params, lr=config.lr)
 
 
+@dataclass
+class TrainingState:
+    """What :func:`fit` carries from step to step besides the weights: all of it goes into a checkpoint."""
+
+    optimizer: torch.optim.Optimizer
+    progress: Progress
+    history: History
+    best: dict[str, torch.Tensor] | None  # weights of the best epoch so far, frozen rows left out
+    epoch_start: tuple  # the batch shuffler's state when the current epoch began
+
+
+def start_training(
+    net: nn.Module, config: TrainConfig, saved: dict[str, Any] | None = None, where: Any = None
+) -> TrainingState:
+    """A new run's state; or, from a checkpoint's ``saved`` state, the run's state with ``net`` and the
+    global RNGs set as they were. A state that does not fit ``net`` is an InputError naming ``where``."""
+    optimizer = make_optimizer(net.parameters(), config)
+    if saved is None:
+        return TrainingState(optimizer, Progress(lr=config.lr), History(), None, random.Random(config.seed).getstate())
+    return _restore(saved, net, optimizer, where)
+
+
 def fit(
     net: nn.Module,
-    batches: Callable[[int], list[Batch]],
+    batches: Callable[[random.Random], list[Batch]],
     score_dev: Callable[[], dict[str, float]] | None,
     config: TrainConfig,
     callbacks: Callbacks | None = None,
+    checkpoints: CheckpointDir | None = None,
+    state: TrainingState | None = None,
 ) -> History:
     """Train ``net`` in place; on return it holds the weights of the best dev epoch.
 
-    ``batches(epoch)`` returns that epoch's (shuffled) batches.
+    ``batches(rng)`` returns one epoch's batches, shuffled with ``rng`` (and no other randomness): the
+    shuffler belongs to the loop so that a checkpoint can replay an epoch's batch order. With
+    ``checkpoints`` the whole state is saved at every epoch end, every ``config.checkpoint_every`` steps
+    and when interrupted; ``state`` (from :func:`start_training`) is where to start, by default afresh.
+
+    Ctrl-C stops after the current step (a second one at once) with the best weights so far and
+    ``history.stopped == "interrupted"``. A NaN / infinite loss, gradient or weight raises
+    :class:`TrainingError` before any checkpoint holds it.
     """
     callbacks = callbacks or Callbacks()
-    optimizer = make_optimizer(net.parameters(), config)
-    history = History()
-    best_score = -math.inf
-    best_state: dict[str, torch.Tensor] | None = None
-    stalled = 0
-    lr = config.lr
-    try:
-        for epoch in range(1, config.epochs + 1):
-            net.train()
-            epoch_batches = batches(epoch)
-            callbacks.on_epoch_start(epoch, len(epoch_batches))
-            start = time.perf_counter()
-            total, seen = 0.0, 0
-            for batch in epoch_batches:
-                loss = net.loss(batch)
-                if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"the training loss became {loss.item()} in epoch {epoch}; "
-                        "try a lower --lr or a smaller --clip"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.clip > 0:
-                    nn.utils.clip_grad_norm_(net.parameters(), config.clip)
-                optimizer.step()
-                total += loss.item()
-                seen += len(batch)
-                callbacks.on_step(loss.item())
-            seconds = time.perf_counter() - start
-            dev: dict[str, float] = {}
-            if score_dev is not None:
-                net.eval()
-                with torch.inference_mode():
-                    dev = score_dev()
-            score = dev.get("score", float(epoch))  # without dev data the last epoch is the best
-            improved = score > best_score
-            if improved:
-                best_score, stalled = score, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                history.best_epoch = epoch
-            else:
-                stalled += 1
-            result = EpochResult(epoch, total / max(len(epoch_batches), 1), dev, seconds, seen, lr, improved)
-            history.epochs.append(result)
-            callbacks.on_epoch_end(result)
-            if stalled >= config.patience:
-                history.stopped = "early stopping"
-                break
-            if stalled and stalled % 2 == 0 and config.lr_decay < 1:
-                lr *= config.lr_decay
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-    except KeyboardInterrupt:
+    state = state or start_training(net, config)
+    optimizer, progress, history = state.optimizer, state.progress, state.history
+    shuffler = random.Random()
+
+    def save() -> None:
+        if checkpoints is None:
+            return
+        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+            raise _diverged("the weights became infinite or NaN", "before a checkpoint", checkpoints)
+        checkpoints.save({
+            "weights": trained_weights(net.state_dict()),
+            "best_weights": state.best,
+            "optimizer": optimizer.state_dict(),
+            "progress": dataclasses.asdict(progress),
+            "history": {"epochs": [dataclasses.asdict(e) for e in history.epochs], "best_epoch": history.best_epoch},
+            "rng": {**capture_rngs(), "batches": python_rng_state(state.epoch_start)},
+        })
+
+    every = config.checkpoint_every
+    with _deferred_interrupt() as interrupt:
+        try:
+            while not progress.done and progress.epoch <= config.epochs and not interrupt.requested:
+                shuffler.setstate(state.epoch_start)
+                epoch_batches = batches(shuffler)
+                callbacks.on_epoch_start(progress.epoch, len(epoch_batches))
+                net.train()
+                began = time.perf_counter() - progress.seconds
+                for batch in epoch_batches[progress.step:]:
+                    loss = _step(net, batch, optimizer, config, progress, checkpoints)
+                    progress.step += 1
+                    progress.loss += loss
+                    progress.seen += len(batch)
+                    progress.seconds = time.perf_counter() - began
+                    callbacks.on_step(loss)
+                    if interrupt.requested or (every and progress.step % every == 0 and progress.step < len(epoch_batches)):
+                        save()
+                    if interrupt.requested:
+                        break
+                else:
+                    _end_epoch(net, score_dev, config, callbacks, optimizer, progress, history, len(epoch_batches))
+                    if history.epochs[-1].best:
+                        state.best = {k: v.detach().clone() for k, v in trained_weights(net.state_dict()).items()}
+                    state.epoch_start = shuffler.getstate()
+                    save()
+        except KeyboardInterrupt:  # a second Ctrl-C, or one where our handler could not be installed
+            interrupt.requested = True
+    if interrupt.requested:
         history.stopped = "interrupted"
-    if best_state is not None:
-        net.load_state_dict(best_state)
+    elif progress.done:
+        history.stopped = "early stopping"
+    if state.best is not None:
+        net.load_state_dict({**net.state_dict(), **state.best})
     net.eval()
     return history
+
+
+def _step(
+    net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, config: TrainConfig, progress: Progress,
+    checkpoints: CheckpointDir | None,
+) -> float:
+    """One optimiser step; the mean loss of the batch. Refuses to step on a non-finite loss or gradient."""
+    loss = net.loss(batch)
+    if not torch.isfinite(loss):
+        raise _diverged(f"the training loss became {loss.item()}", _at(progress), checkpoints)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    # With clip 0 the norm is still needed (an infinite limit scales by exactly 1): an inf / NaN
+    # gradient would turn every weight into NaN.
+    norm = nn.utils.clip_grad_norm_(net.parameters(), config.clip if config.clip > 0 else math.inf)
+    if not torch.isfinite(norm):
+        raise _diverged(f"the gradient norm became {norm.item()}", _at(progress), checkpoints)
+    optimizer.step()
+    return loss.item()
+
+
+def _end_epoch(
+    net: nn.Module, score_dev: Callable[[], dict[str, float]] | None, config: TrainConfig, callbacks: Callbacks,
+    optimizer: torch.optim.Optimizer, progress: Progress, history: History, steps: int,
+) -> None:
+    """Score dev, record the epoch, decide on early stopping and lr decay; move ``progress`` to the next epoch."""
+    dev: dict[str, float] = {}
+    if score_dev is not None:
+        net.eval()
+        with torch.inference_mode():
+            dev = score_dev()
+    score = dev.get("score", float(progress.epoch))  # without dev data the last epoch is the best
+    improved = progress.best_score is None or score > progress.best_score
+    if improved:
+        progress.best_score, progress.stalled = score, 0
+        history.best_epoch = progress.epoch
+    else:
+        progress.stalled += 1
+    result = EpochResult(
+        progress.epoch, progress.loss / max(steps, 1), dev, progress.seconds, progress.seen, progress.lr, improved
+    )
+    history.epochs.append(result)
+    callbacks.on_epoch_end(result)
+    if progress.stalled >= config.patience:
+        progress.done = True
+    elif progress.stalled and progress.stalled % 2 == 0 and config.lr_decay < 1:
+        progress.lr *= config.lr_decay
+        for group in optimizer.param_groups:
+            group["lr"] = progress.lr
+    progress.epoch += 1
+    progress.step, progress.loss, progress.seen, progress.seconds = 0, 0.0, 0, 0.0
+
+
+def _at(progress: Progress) -> str:
+    return f"in epoch {progress.epoch} (step {progress.step + 1})"
+
+
+def _diverged(problem: str, when: str, checkpoints: CheckpointDir | None) -> TrainingError:
+    message = f"{problem} {when}; try a lower --lr or a smaller --clip"
+    if checkpoints is not None:
+        message += f"; {checkpoints.describe()}"
+    return TrainingError(message)
+
+
+def _restore(state: dict[str, Any], net: nn.Module, optimizer: torch.optim.Optimizer, where: Any) -> TrainingState:
+    """Load a checkpoint's state into ``net``, ``optimizer`` and the global RNGs; anything that does not
+    fit the network is a damaged checkpoint (an InputError)."""
+    history = History()
+    try:
+        expected = set(trained_weights(net.state_dict()))
+        best = state.get("best_weights")
+        for name, weights in (("weights", state["weights"]), ("best_weights", best or {})):
+            if weights and set(weights) != expected:
+                raise ValueError(f"{name} do not match the network's parameters")
+        net.load_state_dict({**net.state_dict(), **state["weights"]})
+        optimizer.load_state_dict(state["optimizer"])
+        for param, values in optimizer.state.items():
+            for value in values.values():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != param.shape:
+                    raise ValueError("optimizer state does not match the network's parameters")
+        progress = Progress(**state["progress"])
+        for name, kind in _PROGRESS_TYPES.items():
+            if not isinstance(getattr(progress, name), kind):
+                raise TypeError(f"progress entry {name!r} is {getattr(progress, name)!r}")
+        history.epochs = [EpochResult(**epoch) for epoch in state["history"]["epochs"]]
+        history.best_epoch = int(state["history"]["best_epoch"])
+        restore_rngs(state["rng"])
+        epoch_start = python_rng_tuple(state["rng"]["batches"])
+        random.Random().setstate(epoch_start)  # validates it
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise InputError(f"damaged checkpoint ({error.__class__.__name__}: {first_line})", where) from None
+    return TrainingState(optimizer, progress, history, best, epoch_start)
+
+
+class _Interrupt:
+    requested = False
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[_Interrupt]:
+    """Turn the first Ctrl-C into a request the loop honours between steps, so the weights, optimizer
+    and checkpoint stay consistent; a second Ctrl-C raises KeyboardInterrupt at once. Only in the main
+    thread, and only over Python's default handler (an application's own handler is left alone)."""
+    interrupt = _Interrupt()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield interrupt
+        return
+
+    def request(signum: int, frame: Any) -> None:
+        if interrupt.requested:
+            raise KeyboardInterrupt
+        interrupt.requested = True
+
+    signal.signal(signal.SIGINT, request)
+    try:
+        yield interrupt
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

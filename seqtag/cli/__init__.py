@@ -12,8 +12,13 @@ try:  # typer >= 0.26 vendors click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click.exceptions import ClickException
 
+from seqtag.cli.embeddings import app as embeddings_app
+from seqtag.cli.convert import convert
+from seqtag.cli.data import data
+from seqtag.cli.diagnose import app as diagnose_app
 from seqtag.cli.evaluate import evaluate
 from seqtag.cli.info import info
+from seqtag.cli.plot import plot
 from seqtag.cli.predict import predict
 from seqtag.cli.train import train
 
@@ -27,7 +32,10 @@ class _OneLineErrors(TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except ClickException as error:
-            sys.stderr.write(f"seqtag: error: {error.format_message()}\n")
+            message = error.format_message()
+            if not message:  # `seqtag` or `seqtag data` alone: the help was the answer
+                sys.exit(0)
+            sys.stderr.write(f"seqtag: error: {message}\n")
             sys.exit(2)
         except typer.Abort:
             sys.exit(1)
@@ -46,6 +54,11 @@ app.command()(train)
 app.command()(evaluate)
 app.command()(predict)
 app.command()(info)
+app.add_typer(plot, name="plot")
+app.add_typer(diagnose_app, name="diagnose")
+app.command()(convert)
+app.add_typer(data)
+app.add_typer(embeddings_app, name="embeddings")
 
 
 def main() -> None:

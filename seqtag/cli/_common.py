@@ -63,6 +63,10 @@ def _choices(name: str, values: Iterable[str]) -> Any:
 # One source of truth: the choices config.check_value validates (and the TOML file may use).
 Task = _choices("Task", CHOICES["task"])
 Cell = _choices("Cell", CHOICES["cell"])
+Encoder = _choices("Encoder", CHOICES["encoder"])
+Activation = _choices("Activation", CHOICES["activation"])
+# `diagnose gradients` on fresh networks: irnn = the rnn cell with ReLU and identity init (Le et al., 2015).
+DiagnoseCell = _choices("DiagnoseCell", ("rnn", "irnn", "gru", "lstm"))
 CharEncoder = _choices("CharEncoder", CHOICES["char_encoder"])
 Head = _choices("Head", CHOICES["head"])
 Pooling = _choices("Pooling", CHOICES["pooling"])

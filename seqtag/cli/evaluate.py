@@ -1,21 +1,27 @@
-"""`seqtag evaluate`: score a model on labelled data, or score a file of gold + predicted columns."""
+"""`seqtag evaluate`: score a model on labelled data, or a file of gold + predicted columns; list the
+errors, draw the confusion matrix, or test whether one system's predictions beat another's."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import DataFormat, Mode, OutputFormat, Scheme, UposField, fail, reports_input_errors
+from seqtag.cli._common import DataFormat, Mode, OutputFormat, Scheme, UposField, err, fail, reports_input_errors
 
 
 @reports_input_errors
 def evaluate(
-    model: Annotated[Optional[Path], typer.Argument(help="A .seqtag model file.", exists=True, dir_okay=False)] = None,
+    model: Annotated[Optional[Path], typer.Argument(help="A .seqtag model file (with --compare: optional, or the gold DATA itself).", exists=True, dir_okay=False)] = None,
     data: Annotated[Optional[str], typer.Argument(help="Labelled data to predict and score, or - for stdin.")] = None,
     predictions: Annotated[Optional[str], typer.Option("--predictions", "-p", help="Score this file of `token … gold pred` columns instead (no model); - reads stdin.")] = None,
+    compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A B", help="Significance of B - A: two systems' predictions for DATA (`seqtag predict` output: CoNLL columns, or one label per line).")] = None,
+    samples: Annotated[int, typer.Option(help="--compare: bootstrap samples and randomisation shuffles.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="--compare: random seed.")] = 1,
+    errors: Annotated[bool, typer.Option("--errors", help="Also list the errors: false positives / negatives, wrong types, boundaries, by type, most frequent first.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Draw the confusion matrix (classes, or entity types per token) into this PNG.", dir_okay=False)] = None,
     mode: Annotated[Mode, typer.Option(help="seqeval matching: default (conlleval-like) or strict (scheme-aware).")] = Mode.default,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")] = OutputFormat.table,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --predictions files.")] = Scheme.auto,
@@ -26,39 +32,83 @@ def evaluate(
     label_column: Annotated[Optional[str], typer.Option(help="Classification: label column of DATA. [default: as in training]")] = None,
     text_columns: Annotated[Optional[str], typer.Option(help="Classification: text columns of DATA. [default: as in training]")] = None,
     gold_column: Annotated[int, typer.Option(help="Gold column of --predictions files.")] = -2,
-    pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions files.")] = -1,
+    pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions and --compare files.")] = -1,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. [default: utf-8]")] = None,
 ) -> None:
     """Taggers: seqeval precision / recall / F1 per type, micro and macro averages, token accuracy.
-    Classifiers: accuracy, micro / macro F1, per-class scores and the confusion matrix (scikit-learn)."""
+    Classifiers: accuracy, micro / macro F1, per-class scores and the confusion matrix (scikit-learn).
+    With --compare A B: paired bootstrap and approximate randomisation tests of B against A on DATA."""
     import dataclasses
 
-    from seqtag.evaluation import evaluate_model, evaluate_predictions
+    from seqtag.config import DataConfig, check_value
+    from seqtag.evaluation import Tagged, confusion, error_report, predict_labelled, read_predictions, score
 
+    overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
+                     conllu_field=conllu_field, encoding=encoding, label_column=label_column,
+                     text_columns=text_columns)
+    overrides = {k: getattr(v, "value", v) for k, v in overrides.items() if v is not None}
+    if encoding is not None:
+        check_value("encoding", encoding, "--encoding")
+    if compare is not None:
+        if predictions is not None or errors or plot is not None:
+            fail("--compare works on its own: not with --predictions, --errors or --plot")
+        gold = data if data is not None else model
+        if gold is None:
+            fail("give the gold DATA the two systems predicted: seqtag evaluate DATA --compare A B")
+        if model is not None and data is not None:  # a model says how to read DATA and what task it is
+            from seqtag import load_model
+
+            loaded = load_model(model)
+            task, base = loaded.task, loaded.data_config
+        else:
+            from seqtag.data.detect import detect_task
+
+            task, base = detect_task(Path(gold)), DataConfig()
+        from seqtag.evaluation import compare_systems
+
+        result = compare_systems(gold, *compare, task, dataclasses.replace(base, **overrides), pred_column,
+                                 scheme.value, mode.value, samples, seed)
+        if output_format is OutputFormat.json:
+            sys.stdout.write(json.dumps(result) + "\n")
+        else:
+            print_comparison(result)
+        return
+    if plot is not None:
+        from seqtag.plots import check_output
+
+        check_output(plot)  # before minutes of tagging, not after
     if predictions is not None:
         if model is not None:
             fail("give either MODEL DATA or --predictions FILE, not both")
-        report = evaluate_predictions(
-            predictions, gold_column, pred_column, scheme.value, mode.value, encoding or "utf-8"
-        )
+        outcome = read_predictions(predictions, gold_column, pred_column, scheme.value, mode.value, encoding or "utf-8")
     else:
         if model is None or data is None:
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
         from seqtag import load_model
 
         loaded = load_model(model)
-        overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
-                         conllu_field=conllu_field, encoding=encoding, label_column=label_column,
-                         text_columns=text_columns)
-        overrides = {k: getattr(v, "value", v) for k, v in overrides.items() if v is not None}
-        data_config = dataclasses.replace(loaded.data_config, **overrides)
-        report = evaluate_model(loaded, data, data_config, mode.value)
+        outcome = predict_labelled(loaded, data, dataclasses.replace(loaded.data_config, **overrides))
+    report = score(outcome, mode.value)
+    if errors:
+        report["errors"] = error_report(outcome)
+    if plot is not None:
+        from seqtag.plots import confusion_png
+
+        labels, matrix = confusion(outcome)
+        what = "classes"
+        if isinstance(outcome, Tagged):
+            what = "tags" if outcome.scheme == "plain" else "entity types, per token"
+        confusion_png(labels, matrix, plot, f"{report['data']}: {what}")
+        err.print(f"wrote {plot}", markup=False)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report) + "\n")
-    elif "confusion" in report:
+        return
+    if "confusion" in report:
         print_classification(report)
     else:
         print_tagging(report)
+    if errors:
+        print_errors(report["errors"])
 
 
 def _score_table(report: dict, per_name: dict, first: str):  # -> rich.table.Table
@@ -112,3 +162,55 @@ def print_classification(report: dict) -> None:
     for label, counts in zip(report["labels"], report["confusion"]):
         matrix.add_row(label, *map(str, counts))
     console.print(matrix)
+
+
+def print_errors(report: dict) -> None:
+    """Per kind of error: a line per group (type, count, gold and predicted strings, the first sentence and
+    how many more), in plain aligned columns: a sentence runs on rather than being wrapped into a cell."""
+    header = ("type", "count", "gold", "predicted", "first occurrence")
+    for kind, by_type in report["errors"].items():
+        sys.stdout.write(f"{kind.replace('_', ' ')}: {sum(report['counts'][kind].values()):,}\n")
+        rows = []
+        for kind_type, groups in by_type.items():
+            for group in groups:
+                first, more = group["examples"][0], len(group["examples"]) - 1
+                rows.append((
+                    kind_type, str(group["count"]), _described(group, "gold"), _described(group, "predicted"),
+                    f"{first['line']}: {first['text']}" + (f" (+{more} more)" if more else ""),
+                ))
+        if not rows:
+            continue
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        for row in [header, *rows]:
+            cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
+            sys.stdout.write("  ".join(cells) + "\n")
+
+
+def _described(group: dict[str, Any], side: str) -> str:
+    """``text [TYPE]`` for one side of an error, or ``-`` where that side has nothing."""
+    text = group.get(side)
+    if text is None:
+        return "-"
+    kind = group.get(f"{side}_type")
+    return f"{text} [{kind}]" if kind else text
+
+
+def print_comparison(result: dict) -> None:
+    from rich.table import Table
+
+    console = _console()
+    title = f"{result['data']}: A = {result['a']}, B = {result['b']}"
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in ("metric", "A", "B", "B - A", "95% interval", "p boot", "p rand"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, row in result["metrics"].items():
+        low, high = row["ci95"]
+        table.add_row(
+            name, f"{100 * row['a']:.2f}", f"{100 * row['b']:.2f}", f"{100 * row['difference']:+.2f}",
+            f"[{100 * low:+.2f}, {100 * high:+.2f}]", f"{row['p_bootstrap']:.4f}", f"{row['p_randomization']:.4f}",
+        )
+    console.print(table)
+    console.print(
+        f"p boot: paired bootstrap, p rand: approximate randomisation; over {result['items']:,} {result['unit']}, "
+        f"{result['samples']:,} samples each, seed {result['seed']}; scores in percent"
+    )

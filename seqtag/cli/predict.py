@@ -1,6 +1,7 @@
 """`seqtag predict`: tag or classify text; results on stdout, streamed in input order."""
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -20,6 +21,8 @@ def predict(
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
     output_format: Annotated[TagOutput, typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities.")] = TagOutput.conll,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. [default: all]", min=1)] = None,
+    confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
+    nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.", min=1)] = 256,
     chunk: Annotated[int, typer.Option(help="Sentences read, length-sorted and tagged together; output appears per chunk, so lower it for slow producers such as `tail -f`.", min=1)] = 16384,
@@ -30,9 +33,13 @@ def predict(
     # grew peak memory by a third between 20k and 200k sentences. Caching buys nothing measurable here.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
     from seqtag import load_model
+    from seqtag.config import check_value
     from seqtag.errors import InputError
 
+    check_value("encoding", encoding, "--encoding")
     fmt = (InputFormat.tokenized if tokenized else input_format).value
+    if (confidence or nbest) and output_format is not TagOutput.jsonl:
+        raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
     loaded = load_model(model)
     # Streaming allocates millions of short-lived lists and strings but builds no reference cycles;
     # the cyclic collector's full passes over them cost seconds on large inputs.
@@ -46,12 +53,16 @@ def predict(
         text_format = "text" if fmt in ("raw", "tokenized") else fmt
         examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
         results = loaded.predict_stream(examples, batch_size=batch_size, chunk=chunk)
-        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k)
+        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest or 0)
         return
-    from seqtag.predict import iter_input, write_tagged
+    from seqtag.predict import in_chunks, iter_input, write_details, write_tagged
 
     if fmt not in ("raw", "tokenized", "conll", "conllu"):
         raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
     sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column)
+    if confidence or nbest:
+        details = functools.partial(loaded.predict_details, batch_size=batch_size, confidence=confidence, nbest=nbest or 0)
+        write_details(in_chunks(sentences, details, chunk), sys.stdout, loaded.data_scheme)
+        return
     tagged = loaded.predict_stream(sentences, batch_size=batch_size, chunk=chunk)
     write_tagged(tagged, sys.stdout, output_format.value, loaded.data_scheme)

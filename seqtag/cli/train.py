@@ -9,7 +9,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from seqtag.cli._common import (
+    Activation,
     Cell,
+    Encoder,
     CharEncoder,
     DataFormat,
     Pooling,
@@ -74,9 +76,13 @@ def train(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings; command-line options override it.", **ExistingFile)] = None,
     task: Annotated[Optional[Task], typer.Option(help="tag (CoNLL columns) or classify (one text per line); auto guesses from the file. [default: auto]")] = None,
     # model
+    encoder: Annotated[Optional[Encoder], typer.Option(help="rnn: stacked recurrent layers; window: feed-forward layers over the ±--window words around each token. [default: rnn]", rich_help_panel=MODEL)] = None,
+    window: Annotated[Optional[int], typer.Option(help="Window encoder: words on each side of a token. [default: 2]", rich_help_panel=MODEL)] = None,
     cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: lstm]", rich_help_panel=MODEL)] = None,
-    layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers. [default: 1]", rich_help_panel=MODEL)] = None,
-    hidden: Annotated[Optional[int], typer.Option(help="Recurrent units per direction. [default: 200]", rich_help_panel=MODEL)] = None,
+    activation: Annotated[Optional[Activation], typer.Option(help="Nonlinearity of the rnn cell or of the window encoder's hidden layers. [default: tanh]", rich_help_panel=MODEL)] = None,
+    identity_init: Annotated[Optional[bool], typer.Option("--identity-init/--no-identity-init", help="rnn cell: start the recurrent weights as the identity and biases at 0 (IRNN, with --activation relu). [default: no]", rich_help_panel=MODEL)] = None,
+    layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers (window encoder: hidden layers). [default: 1]", rich_help_panel=MODEL)] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Recurrent units per direction (window encoder: units per hidden layer). [default: 200]", rich_help_panel=MODEL)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="Read sentences both ways. [default: bidirectional]", rich_help_panel=MODEL)] = None,
     char_encoder: Annotated[Optional[CharEncoder], typer.Option(help="Character encoder. [default: cnn]", rich_help_panel=MODEL)] = None,
     head: Annotated[Optional[Head], typer.Option(help="Tagger output layer. [default: crf]", rich_help_panel=MODEL)] = None,
@@ -96,6 +102,10 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 1]", rich_help_panel=TRAINING)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model.", rich_help_panel=TRAINING)] = 1,
     threads: Annotated[Optional[int], typer.Option(help="Torch threads, 0 = torch's default. [default: 0]", rich_help_panel=TRAINING)] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic torch kernels and, unless --threads says otherwise, 1 thread: the same seed gives bit-identical weights. [default: no]", rich_help_panel=TRAINING)] = None,
+    checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Keep the whole training state in DIR/checkpoint.pt (every epoch, on Ctrl-C) so --resume DIR can continue the run.", rich_help_panel=TRAINING)] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="Also checkpoint every N training steps, 0 = at epoch ends only. [default: 0]", rich_help_panel=TRAINING)] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run checkpointed in DIR, with the same data and settings (--epochs and --patience may change); checkpoints keep going to DIR.", rich_help_panel=TRAINING)] = None,
     # data
     input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of --train/--dev. [default: auto: conllu for .conllu files, else conll; classification formats are detected]", rich_help_panel=DATA)] = None,
     token_column: Annotated[Optional[int], typer.Option(help="Token column, 0-based. [default: 0]", rich_help_panel=DATA)] = None,
@@ -116,10 +126,12 @@ def train(
     given = dict(
         task=task, pooling=pooling, batch_tokens=batch_tokens, label_column=label_column, text_columns=text_columns,
         tokenized=tokenized, max_tokens=max_tokens,
+        encoder=encoder, window=window, activation=activation, identity_init=identity_init,
         cell=cell, layers=layers, hidden=hidden, bidirectional=bidirectional, char_encoder=char_encoder, head=head,
         dropout=dropout, fine_tune=fine_tune, word_dim=word_dim, keep_vectors=keep_vectors, epochs=epochs,
         patience=patience, batch_size=batch_size, lr=lr, optimizer=optimizer, clip=clip, seed=seed,
-        threads=threads, input_format=input_format, token_column=token_column, tag_column=tag_column,
+        threads=threads, deterministic=deterministic, checkpoint_every=checkpoint_every,
+        input_format=input_format, token_column=token_column, tag_column=tag_column,
         conllu_field=conllu_field, scheme=scheme, encoding=encoding,
     )
     for key, value in given.items():
@@ -140,6 +152,11 @@ def train(
     if not output.parent.is_dir():
         # Checked now: the model file is written only after training, and would fail then.
         raise InputError(f"cannot write the model file: no such directory {str(output.parent)!r}", output)
+    if resume is not None and checkpoint_dir not in (None, resume):
+        raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
+    if checkpoint_every is not None and checkpoint_dir is None and resume is None:
+        raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
+    from seqtag.checkpoint import seed_run
 
     if model_config.task == "classify":
         from seqtag.classifier import train_classifier as train_model
@@ -168,6 +185,7 @@ def train(
             model, history = train_model(
                 train_file, dev_file, embeddings, data_config, model_config, run_config,
                 callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
+                **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
             )
         except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
             raise InputError(str(error)) from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections import Counter
 from itertools import islice
 from pathlib import Path
@@ -25,7 +26,7 @@ def detect_task(path: Path, sample_lines: int = 200) -> str:
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
             lines = [line.rstrip("\n") for line in islice(handle, sample_lines)]
-    except OSError:
+    except (OSError, EOFError, zlib.error):  # unreadable, or a truncated / corrupted .gz
         return "tag"  # the reader will report the problem with the file
     rows = [line for line in lines if line.strip() and not line.startswith("-DOCSTART-")]
     if not rows:

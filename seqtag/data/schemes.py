@@ -155,6 +155,18 @@ def _allowed(scheme: str, from_prefix: str, from_kind: str, to_prefix: str, to_k
     return not (from_prefix == "START" and to_prefix == "END")  # plain: anything but an empty sequence
 
 
+def fits_scheme(tag: str, scheme: str) -> bool:
+    """Whether ``scheme`` has the tag ``tag``: O, or a prefix the scheme uses (L-/U- count as E-/S-).
+
+    ``plain`` has every tag; no chunk scheme has an unprefixed tag such as ``NN``.
+    """
+    scheme = normalize_scheme(scheme)
+    if scheme == "plain":
+        return True
+    prefix = _split(tag)[0]
+    return prefix != "" and prefix in _CHUNK_PREFIXES[scheme] + "O"
+
+
 def allowed_transitions(labels: list[str], scheme: str) -> list[tuple[int, int]]:
     """The allowed ``(from, to)`` label index pairs for constrained decoding, as in AllenNLP.
 
@@ -164,11 +176,9 @@ def allowed_transitions(labels: list[str], scheme: str) -> list[tuple[int, int]]
     """
     scheme = normalize_scheme(scheme)
     split = [_split(label) for label in labels]
-    if scheme != "plain":
-        valid = _CHUNK_PREFIXES[scheme] + "O"
-        for label, (prefix, _) in zip(labels, split):
-            if not prefix or prefix not in valid:
-                raise ValueError(f"label {label!r} is not a {scheme} tag")
+    for label in labels:
+        if not fits_scheme(label, scheme):
+            raise ValueError(f"label {label!r} is not a {scheme} tag")
     n = len(labels)
     nodes = list(enumerate(split)) + [(n, ("START", "")), (n + 1, ("END", ""))]
     return [

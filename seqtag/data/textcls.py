@@ -25,11 +25,13 @@ Blank lines are skipped in every format but ``text``; ``Example.line`` always lo
 input) labels are not read or checked (``label`` is None), but the layout still must match the format.
 
 Readers stream line by line and never load the file. Everything a user can fix raises
-:class:`InputError` with path and line, when iteration reaches it.
+:class:`InputError` with path and line, when iteration reaches it. :func:`format_header` and
+:func:`format_example` write the labelled formats back (with a ``label`` / ``text`` header for tsv, csv).
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -271,6 +273,8 @@ def _read_jsonl(name: str, lines: Iterator[str], options: _Options) -> Iterator[
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"invalid JSON: {err.msg} (column {err.pos + 1})", name, lineno) from None
+        except RecursionError:  # e.g. "[[[[…" a hundred thousand deep
+            raise InputError("invalid JSON: nested too deeply", name, lineno) from None
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, found {_json_type(record)}", name, lineno)
         keys = text_keys or [next((k for k in ("text", "sentence") if k in record), "text")]
@@ -401,3 +405,42 @@ _PARSERS: dict[str, Callable[[str, Iterator[str], _Options], Iterator[Example]]]
     "jsonl": _read_jsonl,
     "text": _read_text,
 }
+
+
+# ---------------------------------------------------------------------------- writing
+
+WRITE_FORMATS = ("tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl")
+_HEADERS = {"tsv": "label\ttext\n", "csv": "label,text\n"}
+_ONE_LINE = str.maketrans("\t\r\n", "   ")
+
+
+def format_header(format: str) -> str:
+    """The header row ``format`` starts with (``label`` and ``text`` columns), or "" when it has none."""
+    return _HEADERS.get(format, "")
+
+
+def format_example(label: str, text: str, format: str) -> str:
+    """One labelled text as a line of ``format`` (a record for csv), the inverse of its reader.
+
+    Line formats cannot hold a tab or line break in the text, so those become spaces. Raises
+    ``ValueError`` for a label the format cannot hold (whitespace in label-space / fasttext labels, a tab
+    in tsv / label-tab ones).
+    """
+    if format not in WRITE_FORMATS:
+        raise ValueError(f"unknown output format {format!r}; expected one of {', '.join(WRITE_FORMATS)}")
+    if format == "jsonl":
+        return json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n"
+    if format == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([label, text])
+        return out.getvalue()
+    # The label ends at the first space in these two formats, at the first tab in the others.
+    breaks_label = str.isspace if format in ("label-space", "fasttext") else "\t\r\n".__contains__
+    if any(map(breaks_label, label)):
+        raise ValueError(f"label {label!r} holds whitespace, which {format} cannot hold in a label")
+    text = text.translate(_ONE_LINE)
+    if format == "fasttext":
+        return f"__label__{label} {text}\n"
+    if format == "label-space":
+        return f"{label} {text}\n"
+    return f"{label}\t{text}\n"

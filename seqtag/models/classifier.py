@@ -36,6 +36,9 @@ class ClassifierNet(nn.Module):
         super().__init__()
         if config.pooling not in POOLINGS:
             raise ValueError(f"expected pooling in {POOLINGS}, got {config.pooling!r}")
+        if config.encoder == "window" and config.pooling == "last":
+            # A window encoder has no final state: its last position sees only the last few words.
+            raise ValueError("pooling 'last' needs a recurrent encoder, got encoder='window'")
         self.pooling = config.pooling
         self.bidirectional = config.bidirectional
         self.hidden = config.hidden

@@ -200,25 +200,54 @@ class LinearChainCRF(nn.Module):
             shape ``(batch_size, seq_length, num_tags)``; rows sum to 1 on real tokens, 0 on padding.
         """
         self._validate(emissions, mask)
-        start, trans, end = self._scores(emissions.dtype)
-        alphas = self._alphas(emissions, mask, start, trans)
-        # shape: (batch_size,)
-        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
-
-        # beta_t[i]: log-sum of scores from tag i at t to the end. Padding carries the value back
-        # unchanged, so the last real token of every sequence sees ``end``.
-        # shape: (batch_size, num_tags)
-        beta = end.expand_as(alphas[0])
-        betas = [beta]
-        for t in range(emissions.size(1) - 1, 0, -1):
-            step = torch.logsumexp(trans + (emissions[:, t] + beta).unsqueeze(1), dim=2)
-            beta = torch.where(mask[:, t, None], step, beta)
-            betas.append(beta)
-        betas.reverse()
-
-        # shape: (batch_size, seq_length, num_tags)
-        log_marginals = torch.stack(alphas, dim=1) + torch.stack(betas, dim=1) - log_z[:, None, None]
+        alphas, betas, log_z = self._forward_backward(emissions, mask)
+        log_marginals = alphas + betas - log_z[:, None, None]
         return log_marginals.exp().masked_fill(~mask.unsqueeze(2), 0.0)
+
+    def segment_marginals(
+        self, emissions: Tensor, mask: Tensor, tags: Tensor, segments: Tensor, stop_tags: Tensor
+    ) -> Tensor:
+        """Posterior probability that a segment carries given tags and is not continued by a given tag.
+
+        For segment ``n = (b, s, e)``: ``p(y[s:e] = tags[b, s:e] and y[e] != stop_tags[n] | emissions[b])``.
+        The second condition is dropped when ``stop_tags[n] < 0`` or ``e`` is the sequence's length.
+        A tagger gets the exact probability of a predicted entity this way: in IOB2 a chunk ``B-X I-X``
+        is the entity ``X`` over those tokens only if no ``I-X`` follows.
+
+        Args:
+            emissions: shape ``(batch_size, seq_length, num_tags)``.
+            mask: shape ``(batch_size, seq_length)``, dtype bool.
+            tags: shape ``(batch_size, seq_length)``, dtype long (values outside segments are ignored
+                but must be valid tag indices).
+            segments: shape ``(num_segments, 3)``, dtype long: sequence index, start, end (exclusive).
+            stop_tags: shape ``(num_segments,)``, dtype long.
+
+        Returns:
+            shape ``(num_segments,)``.
+        """
+        self._validate(emissions, mask, tags)
+        _, trans, _ = self._scores(emissions.dtype)
+        alphas, betas, log_z = self._forward_backward(emissions, mask)
+        b, s, e = segments.unbind(1)
+        last = e - 1
+        # Score of the path from its first to its last token, as a difference of prefix sums.
+        # shape: (batch_size, seq_length)
+        emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)
+        steps = torch.cat([emitted.new_zeros(len(tags), 1), trans[tags[:, :-1], tags[:, 1:]] + emitted[:, 1:]], dim=1)
+        prefix = steps.cumsum(dim=1)
+        # shape: (num_segments,) each
+        first_tag, last_tag = tags[b, s], tags[b, last]
+        log_segment = alphas[b, s, first_tag] + prefix[b, last] - prefix[b, s] + betas[b, last, last_tag] - log_z[b]
+        # log p(y[e] = stop | the segment): the paths from the last tag on that pass through ``stop`` at ``e``,
+        # over all paths from the last tag on (beta). Where there is no next token, any valid index will do
+        # for ``after``: ``continued`` masks the result.
+        stop = stop_tags.clamp(min=0)
+        after = e % emissions.size(1)
+        log_continue = trans[last_tag, stop] + emissions[b, after, stop] + betas[b, after, stop] - betas[b, last, last_tag]
+        continued = (stop_tags >= 0) & (e < mask.sum(dim=1)[b])
+        # 1 - p(continue) via expm1: exact when the continuation is unlikely, the usual case.
+        keep = torch.where(continued, -torch.expm1(log_continue.clamp(max=0.0)), 1.0)
+        return log_segment.exp() * keep
 
     # ------------------------------------------------------------------ internals
 
@@ -282,6 +311,25 @@ class LinearChainCRF(nn.Module):
         last_tags = tags.gather(1, (mask.sum(dim=1) - 1).unsqueeze(1)).squeeze(1)
         inner = torch.where(mask[:, 1:], steps, 0.0).sum(dim=1)
         return start[tags[:, 0]] + emitted[:, 0] + inner + end[last_tags]
+
+    def _forward_backward(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Forward and backward log-scores, each ``(batch_size, seq_length, num_tags)``, and ``log Z``,
+        ``(batch_size,)``: ``alphas + betas - log_z`` are the log marginals on real tokens."""
+        start, trans, end = self._scores(emissions.dtype)
+        alphas = self._alphas(emissions, mask, start, trans)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+
+        # beta_t[i]: log-sum of scores from tag i at t to the end (emission at t excluded). Padding
+        # carries the value back unchanged, so the last real token of every sequence sees ``end``.
+        # shape: (batch_size, num_tags)
+        beta = end.expand_as(alphas[0])
+        betas = [beta]
+        for t in range(emissions.size(1) - 1, 0, -1):
+            step = torch.logsumexp(trans + (emissions[:, t] + beta).unsqueeze(1), dim=2)
+            beta = torch.where(mask[:, t, None], step, beta)
+            betas.append(beta)
+        betas.reverse()
+        return torch.stack(alphas, dim=1), torch.stack(betas, dim=1), log_z
 
     @staticmethod
     def _alphas(emissions: Tensor, mask: Tensor, start: Tensor, trans: Tensor) -> list[Tensor]:

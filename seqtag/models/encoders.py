@@ -9,6 +9,7 @@ from seqtag.batching import Batch
 from seqtag.config import ModelConfig
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class CharCNN(nn.Module):
@@ -63,19 +64,26 @@ class StackedRNN(nn.Module):
     kernels run (about 1.7x faster here, forward + backward). The forward direction never sees padding
     before a real token; the backward direction reads each sentence reversed within its own length, so
     its padding also comes last. Outputs at padded positions are garbage and must be masked by callers.
+
+    For the plain ``rnn`` cell, ``activation`` is its nonlinearity and ``identity_init`` starts it as an
+    IRNN (Le et al., 2015): recurrent weights = identity, biases 0, so at first a (ReLU) state is carried
+    over unchanged and its gradient passes back through the recurrence undiminished.
     """
 
-    def __init__(self, cell: str, input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float) -> None:
+    def __init__(
+        self, cell: str, input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float,
+        activation: str = "tanh", identity_init: bool = False,
+    ) -> None:
         super().__init__()
-        rnn = _CELLS[cell]
+        if cell != "rnn" and (activation != "tanh" or identity_init):
+            raise ValueError(f"activation and identity_init are for the rnn cell, got cell={cell!r}")
         directions = 2 if bidirectional else 1
         self.forward_layers = nn.ModuleList()
         self.backward_layers = nn.ModuleList()
         for layer in range(layers):
             size = input_dim if layer == 0 else hidden * directions
-            self.forward_layers.append(rnn(size, hidden, batch_first=True))
-            if bidirectional:
-                self.backward_layers.append(rnn(size, hidden, batch_first=True))
+            for stack in (self.forward_layers, self.backward_layers)[:directions]:
+                stack.append(_recurrent_layer(cell, size, hidden, activation, identity_init))
         self.dropout = nn.Dropout(dropout)
         self.output_dim = hidden * directions
 
@@ -94,8 +102,54 @@ class StackedRNN(nn.Module):
         return x
 
 
+def _recurrent_layer(cell: str, input_dim: int, hidden: int, activation: str, identity_init: bool) -> nn.RNNBase:
+    """One unidirectional single-layer RNN / GRU / LSTM (batch first)."""
+    if cell != "rnn":
+        return _CELLS[cell](input_dim, hidden, batch_first=True)
+    layer = nn.RNN(input_dim, hidden, batch_first=True, nonlinearity=activation)
+    if identity_init:
+        with torch.no_grad():
+            layer.weight_hh_l0.copy_(torch.eye(hidden))
+            # nn.RNN's two biases add up to the paper's single one, which starts at 0.
+            layer.bias_hh_l0.zero_()
+            layer.bias_ih_l0.zero_()
+    return layer
+
+
+class WindowMLP(nn.Module):
+    """The pre-RNN tagger's encoder (Collobert et al., 2011): each token sees the concatenated vectors of
+    the ``window`` tokens on either side of it, through ``layers`` feed-forward hidden layers.
+
+    Positions outside the sentence, beyond its edges or on batch padding, all read one learned edge
+    vector (zeros at first), so a token's output never depends on other sentences in the batch.
+    """
+
+    def __init__(self, input_dim: int, window: int, hidden: int, layers: int, activation: str, dropout: float) -> None:
+        super().__init__()
+        self.window = window
+        self.edge = nn.Parameter(torch.zeros(input_dim))
+        stack: list[nn.Module] = []
+        for layer in range(layers):
+            if layer > 0:
+                stack.append(nn.Dropout(dropout))
+            stack += [nn.Linear((2 * window + 1) * input_dim if layer == 0 else hidden, hidden), _ACTIVATIONS[activation]()]
+        self.layers = nn.Sequential(*stack)
+        self.output_dim = hidden
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D), lengths (B,) -> (B, T, hidden); outputs at padded positions must be masked by callers."""
+        batch, width, dim = x.shape
+        inside = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)  # shape: (B, T)
+        x = torch.where(inside.unsqueeze(2), x, self.edge)
+        margin = self.edge.expand(batch, self.window, dim)
+        x = torch.cat([margin, x, margin], dim=1)  # shape: (B, T + 2 * window, D)
+        # unfold gives (B, T, D, 2 * window + 1); the flat vector lists the window's tokens left to right.
+        windows = x.unfold(1, 2 * self.window + 1, 1).transpose(2, 3).reshape(batch, width, -1)
+        return self.layers(windows)  # shape: (B, T, hidden)
+
+
 class TokenEncoder(nn.Module):
-    """Word embedding (+ char encoding) -> dropout -> stacked (bi)RNN -> dropout: (B, T, output_dim).
+    """Word embedding (+ char encoding) -> dropout -> stacked (bi)RNN or window MLP -> dropout: (B, T, output_dim).
 
     Word ids below ``trainable_words`` (the training vocabulary) index a trainable table; higher ids
     (pretrained rows kept for words unseen in training) index a frozen buffer. Those rows would never
@@ -116,8 +170,17 @@ class TokenEncoder(nn.Module):
             self.chars = None
         input_dim = config.word_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = StackedRNN(config.cell, input_dim, config.hidden, config.layers, config.bidirectional, config.dropout)
-        self.output_dim = self.rnn.output_dim
+        self.rnn: StackedRNN | None = None
+        self.window: WindowMLP | None = None
+        if config.encoder == "window":
+            self.window = WindowMLP(input_dim, config.window, config.hidden, config.layers, config.activation, config.dropout)
+            self.output_dim = self.window.output_dim
+        else:
+            self.rnn = StackedRNN(
+                config.cell, input_dim, config.hidden, config.layers, config.bidirectional, config.dropout,
+                config.activation, config.identity_init,
+            )
+            self.output_dim = self.rnn.output_dim
 
     def embed_words(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (B, T) long -> (B, T, word_dim)."""
@@ -129,12 +192,17 @@ class TokenEncoder(nn.Module):
         extra = nn.functional.embedding(ids.masked_fill(known, trainable) - trainable, self.extra_words)
         return torch.where(known.unsqueeze(2), x, extra)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def token_vectors(self, batch: Batch) -> torch.Tensor:
+        """The context layers' input: word (+ char) vectors, before dropout; (B, T, input_dim)."""
         x = self.embed_words(batch.words)  # shape: (B, T, word_dim)
         if self.chars is not None:
             per_type = self.chars(batch.chars, batch.char_lengths)  # shape: (U, char_out)
             x = torch.cat([x, per_type[batch.types]], dim=2)
-        out = self.rnn(self.dropout(x), batch.lengths)
+        return x
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        context = self.rnn if self.rnn is not None else self.window
+        out = context(self.dropout(self.token_vectors(batch)), batch.lengths)
         return self.dropout(out)  # shape: (B, T, output_dim)
 
     def load_pretrained(self, matrix: torch.Tensor) -> None:

@@ -1,0 +1,90 @@
+"""`seqtag data check`: render the data report of :func:`seqtag.datacheck.check_data`."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from seqtag.cli._common import DataFormat, OutputFormat, Scheme, Task, UposField, reports_input_errors
+
+data = typer.Typer(name="data", help="Look at data before training: `seqtag data check`.", no_args_is_help=True)
+ExistingFile = dict(exists=True, dir_okay=False, readable=True)
+_MARKS = {"ok": "[green]✔[/]", "warning": "[yellow]⚠[/]", "error": "[red]✖[/]"}
+
+
+@data.command("check")
+@reports_input_errors
+def check(
+    train: Annotated[Path, typer.Argument(help="Training data: a column / CoNLL-U file, or classification data.", **ExistingFile)],
+    dev: Annotated[Optional[Path], typer.Option(help="Dev data, checked too and against train.", **ExistingFile)] = None,
+    embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: how many train and dev words they cover.", **ExistingFile)] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A TOML config file; its data settings apply, as for `seqtag train`.", **ExistingFile)] = None,
+    task: Annotated[Optional[Task], typer.Option(help="tag or classify. [default: auto, as `seqtag train` guesses]")] = None,
+    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of TRAIN and --dev. [default: auto]")] = None,
+    token_column: Annotated[Optional[int], typer.Option(help="Token column, 0-based. [default: 0]")] = None,
+    tag_column: Annotated[Optional[int], typer.Option(help="Tag column, 0-based, negative from the end. [default: -1]")] = None,
+    conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U files. [default: upos]")] = None,
+    scheme: Annotated[Optional[Scheme], typer.Option(help="Tag scheme of the files. [default: auto]")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: label column name or index. [default: 'label' or the first]")] = None,
+    text_columns: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: comma-separated text columns, joined. [default: 'text'/'sentence' or the rest]")] = None,
+    tokenized: Annotated[Optional[bool], typer.Option("--tokenized/--untokenized", help="Classification text is already tokenized. [default: untokenized: syntok]")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the data files. [default: utf-8]")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Report sentences / texts longer than this many tokens. [default: 250 for tagging, 1000 for classification]", min=1)] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="A readable report, or one JSON object.")] = OutputFormat.table,
+    embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
+) -> None:
+    """Counts, length distribution, label set and scheme, invalid tag sequences, duplicates, train/dev
+    overlap and embedding coverage. Exit status 1 when something would break training (✖ lines)."""
+    from seqtag.config import build_configs, check_value, read_toml
+    from seqtag.datacheck import check_data
+
+    settings: dict[str, Any] = read_toml(config) if config is not None else {}
+    given = dict(task=task, input_format=input_format, token_column=token_column, tag_column=tag_column,
+                 conllu_field=conllu_field, scheme=scheme, label_column=label_column, text_columns=text_columns,
+                 tokenized=tokenized, encoding=encoding)
+    for key, value in given.items():
+        if value is not None:
+            settings[key] = check_value(key, getattr(value, "value", value), f"--{key.replace('_', '-')}")
+    data_config, _, _ = build_configs(settings)
+    report = check_data(
+        train, dev, embeddings, data_config=data_config, task=settings.get("task", "auto"), max_length=max_length,
+        embedding_cache=embedding_cache,
+    )
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(_render(report))
+    if report.count("error"):
+        raise typer.Exit(1)
+
+
+def _render(report: Any) -> str:
+    """The findings under one heading per section, then a summary line; colour only on a terminal."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=sys.stdout.isatty(), highlight=False, soft_wrap=True)
+    section = None
+    for finding in report.findings:
+        if finding.section != section:
+            if section is not None:
+                console.print()
+            section = finding.section
+            console.print(f"[bold]{section}[/]")
+        console.print(f"{_MARKS[finding.level]} {escape(finding.message)}")
+        for detail in finding.details:
+            console.print(f"    {escape(detail)}", style="dim")
+    errors, warnings = report.count("error"), report.count("warning")
+    if errors:
+        console.print(f"\n{_MARKS['error']} {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: "
+                      "fix the errors before training")
+    elif warnings:
+        console.print(f"\n{_MARKS['warning']} {warnings} warning{'s' * (warnings != 1)}, no errors")
+    else:
+        console.print(f"\n{_MARKS['ok']} no problems found")
+    return buffer.getvalue()
