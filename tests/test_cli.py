@@ -676,3 +676,10 @@ def test_train_args_used_by_the_session_model_are_valid():
     for option in TRAIN_ARGS[::2]:
         assert option in result.stdout
     assert VECTORS.exists()
+
+
+def test_help_shows_the_defaults_of_optional_options():
+    # rich reads "[default: …]" as markup and drops it; the help texts say "(default: …)" instead.
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "(default: lstm)" in result.stdout and "(default: 400000)" in result.stdout

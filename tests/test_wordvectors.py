@@ -133,6 +133,13 @@ def test_neighbors_cli_table_and_json(planted):
     assert report[0]["neighbors"][0][0] == "beta3" and -1 <= report[0]["neighbors"][0][1] <= 1
 
 
+def test_words_that_look_like_rich_markup_print_as_they_are(tmp_path):
+    vectors = write_file(tmp_path / "markup.txt", "3 2\n[/b] 1 0\n[bold]x 0.9 0.1\nplain 0 1\n")
+    result = run("neighbors", vectors, "[/b]", "--top", "1")
+    ok(result)
+    assert result.stdout.splitlines()[0] == "[/b]" and result.stdout.splitlines()[2].split()[0] == "[bold]x"
+
+
 def test_one_worker_with_a_seed_gives_the_same_vectors(folder):
     from seqtag.wordvectors.train import train_vectors
 

@@ -29,10 +29,10 @@ def _cell_config(model_config: Any, cell: str) -> Any:
 def gradients(
     source: Annotated[str, typer.Argument(metavar="MODEL_OR_CONFIG", help=f"A .seqtag model file; a .toml config file (fresh, untrained networks); or `{DEFAULT_SOURCE}` for fresh networks with the default settings.")],
     data: Annotated[Path, typer.Argument(metavar="DATA", help="Sentences to measure on: CoNLL / CoNLL-U (tags not needed), or a classifier's text format.", exists=True, dir_okay=False)],
-    cell: Annotated[Optional[list[DiagnoseCell]], typer.Option(help="Fresh networks: the recurrent cell; repeat to compare (--cell rnn --cell irnn --cell gru --cell lstm). irnn = rnn with ReLU and identity init. [default: the config's]")] = None,
-    hidden: Annotated[Optional[int], typer.Option(help="Fresh networks: recurrent units. [default: the config's, 200]")] = None,
+    cell: Annotated[Optional[list[DiagnoseCell]], typer.Option(help="Fresh networks: the recurrent cell; repeat to compare (--cell rnn --cell irnn --cell gru --cell lstm). irnn = rnn with ReLU and identity init. (default: the config's)")] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Fresh networks: recurrent units. (default: the config's, 200)")] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Fresh networks: pretrained vectors for the words (else random).", exists=True, dir_okay=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Fresh networks: initialisation seed. [default: the config's, 1]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Fresh networks: initialisation seed. (default: the config's, 1)")] = None,
     min_length: Annotated[int, typer.Option(help="Use sentences of at least this many tokens; distances 0 … N-1 are reported.", min=2)] = 30,
     sentences: Annotated[int, typer.Option(help="Use at most this many such sentences (the first in DATA).", min=1)] = 100,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object.")] = OutputFormat.table,

@@ -25,13 +25,9 @@ Algorithm = _choices("Algorithm", ALGORITHMS)
 VectorFormat = _choices("VectorFormat", OUTPUT_FORMATS)
 Method = _choices("Method", METHODS)
 
-app = typer.Typer(
-    name="embeddings",
-    help="Word vectors: train (word2vec, fastText), neighbors, analogy, evaluate, plot (t-SNE), coverage.",
-    no_args_is_help=True,
-)
+app = typer.Typer(name="embeddings", no_args_is_help=True)  # its help: the callback's docstring
 Cache = Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")]
-Format = Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")]
+Format = Annotated[OutputFormat, typer.Option("--format", help="A table, or one line of JSON for pipelines.")]
 
 
 @app.callback()
@@ -56,8 +52,15 @@ def _console():  # the stdout console of `seqtag evaluate`: quiet on a closed pi
 
 def _table(title: str | None, *columns: str):  # -> rich.table.Table; first column left, the rest right
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    class PlainTable(Table):
+        """Cells and title as plain text: words such as "[/b]" are data, not rich markup."""
+
+        def add_row(self, *cells: Any, **kwargs: Any) -> None:
+            super().add_row(*(Text(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+    table = PlainTable(title=None if title is None else Text(title), title_justify="left", box=None, pad_edge=False)
     for i, column in enumerate(columns):
         table.add_column(column, justify="left" if i == 0 else "right")
     return table
@@ -124,11 +127,11 @@ def train_command(
     from seqtag.wordvectors.store import check_output, save_vectors
     from seqtag.wordvectors.train import train_vectors
 
-    check_output(output, output_format.value if output_format else None)
+    check_output(path=output, output_format=output_format.value if output_format else None)
     progress = TrainProgress()
     try:
         trained = train_vectors(
-            corpus,
+            paths=corpus,
             input_format="tokenized" if tokenized else input_format.value,
             encoding=encoding, token_column=token_column, lowercase=lowercase, fasttext=fasttext,
             algorithm=algorithm.value, dim=dim, window=window, min_count=min_count, epochs=epochs,
@@ -139,7 +142,7 @@ def train_command(
     finally:
         progress.close()
     try:
-        save_vectors(trained.vectors, output)
+        save_vectors(kv=trained.vectors, path=output)
     except OSError as error:
         from seqtag.errors import InputError
 
@@ -165,7 +168,7 @@ def neighbors_command(
     """The nearest words of each WORD by cosine similarity."""
     from seqtag.wordvectors.query import neighbors
 
-    results = neighbors(vectors, words, top=top, restrict_vocab=restrict_vocab, cache=embedding_cache)
+    results = neighbors(vectors=vectors, words=words, top=top, restrict_vocab=restrict_vocab, cache=embedding_cache)
     if output_format is OutputFormat.json:
         _json(results)
         return
@@ -198,7 +201,9 @@ def analogy_command(
     """Solve A : B :: C : ? by vector arithmetic, e.g. `analogy vectors man king woman` (king - man + woman)."""
     from seqtag.wordvectors.query import analogy
 
-    result = analogy(vectors, a, b, c, top=top, method=method.value, restrict_vocab=restrict_vocab, cache=embedding_cache)
+    result = analogy(
+        vectors=vectors, a=a, b=b, c=c, top=top, method=method.value, restrict_vocab=restrict_vocab, cache=embedding_cache
+    )
     if output_format is OutputFormat.json:
         _json(result)
         return
@@ -226,8 +231,10 @@ def evaluate_command(
     if not pairs and analogies is None:
         fail("nothing to evaluate: give --wordsim, --simlex and / or --analogies")
     if analogies is not None and is_tty():
-        err.print("answering analogy questions (a minute for 300k words) …", markup=False)
-    report = evaluate_vectors(vectors, pairs=pairs, analogy_file=analogies, restrict_vocab=restrict_vocab, cache=embedding_cache)
+        err.print("answering the analogy questions (minutes for 300,000 words) …", markup=False)
+    report = evaluate_vectors(
+        vectors=vectors, pairs=pairs, analogy_file=analogies, restrict_vocab=restrict_vocab, cache=embedding_cache
+    )
     if output_format is OutputFormat.json:
         _json(report)
         return
@@ -272,8 +279,11 @@ def plot_command(
     """A labelled 2-D t-SNE map of words (scikit-learn t-SNE on cosine distances), written as a PNG."""
     from seqtag.wordvectors.plot import read_word_list, tsne_plot
 
-    chosen = read_word_list(words) if words is not None else None
-    result = tsne_plot(vectors, output, words=chosen, top=top, perplexity=perplexity, seed=seed, title=title, cache=embedding_cache)
+    chosen = read_word_list(path=words) if words is not None else None
+    result = tsne_plot(
+        vectors=vectors, output=output, words=chosen, top=top, perplexity=perplexity, seed=seed, title=title,
+        cache=embedding_cache,
+    )
     err.print(f"wrote {output} ({len(result['words'])} words, perplexity {result['perplexity']:.3g})", markup=False)
     if result["missing"]:
         err.print(f"left out (no vector): {', '.join(result['missing'])}", markup=False)
@@ -295,7 +305,7 @@ def coverage_command(
     from seqtag.wordvectors.coverage import coverage
 
     report = coverage(
-        vectors, data, input_format=input_format.value if input_format else "auto", encoding=encoding,
+        vectors=vectors, data=data, input_format=input_format.value if input_format else "auto", encoding=encoding,
         token_column=token_column, top=top, cache=embedding_cache,
     )
     if output_format is OutputFormat.json:

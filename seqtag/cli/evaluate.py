@@ -25,15 +25,15 @@ def evaluate(
     mode: Annotated[Mode, typer.Option(help="seqeval matching: default (conlleval-like) or strict (scheme-aware).")] = Mode.default,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")] = OutputFormat.table,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --predictions files.")] = Scheme.auto,
-    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of DATA. [default: as the training data]")] = None,
-    token_column: Annotated[Optional[int], typer.Option(help="Token column of DATA. [default: as in training]")] = None,
-    tag_column: Annotated[Optional[int], typer.Option(help="Gold tag column of DATA. [default: as in training]")] = None,
-    conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U DATA. [default: as in training]")] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Classification: label column of DATA. [default: as in training]")] = None,
-    text_columns: Annotated[Optional[str], typer.Option(help="Classification: text columns of DATA. [default: as in training]")] = None,
+    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of DATA. (default: as the training data)")] = None,
+    token_column: Annotated[Optional[int], typer.Option(help="Token column of DATA. (default: as in training)")] = None,
+    tag_column: Annotated[Optional[int], typer.Option(help="Gold tag column of DATA. (default: as in training)")] = None,
+    conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U DATA. (default: as in training)")] = None,
+    label_column: Annotated[Optional[str], typer.Option(help="Classification: label column of DATA. (default: as in training)")] = None,
+    text_columns: Annotated[Optional[str], typer.Option(help="Classification: text columns of DATA. (default: as in training)")] = None,
     gold_column: Annotated[int, typer.Option(help="Gold column of --predictions files.")] = -2,
     pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions and --compare files.")] = -1,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. [default: utf-8]")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. (default: utf-8)")] = None,
 ) -> None:
     """Taggers: seqeval precision / recall / F1 per type, micro and macro averages, token accuracy.
     Classifiers: accuracy, micro / macro F1, per-class scores and the confusion matrix (scikit-learn).

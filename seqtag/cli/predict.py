@@ -20,7 +20,7 @@ def predict(
     input_format: Annotated[InputFormat, typer.Option(help="raw text lines (tokenized by syntok; sentence-split for taggers), tokenized lines, tagging column files, or labelled classification files (labels ignored).")] = InputFormat.raw,
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
     output_format: Annotated[TagOutput, typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities.")] = TagOutput.conll,
-    top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. [default: all]", min=1)] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
