@@ -203,8 +203,16 @@ def test_cli_classifier_confidence_and_nbest(tmp_path):
         assert record["nbest"][0] == {"label": record["label"], "probability": record["confidence"]}
 
 
+def test_confidence_and_nbest_pick_jsonl_when_no_format_is_given(trained):
+    for option in (["--confidence"], ["--nbest", "2"]):
+        result = run("predict", trained.model, "-", *option, input="John lives in Berlin .\n")
+        assert result.exit_code == 0, result.stderr
+        record = json.loads(result.stdout)
+        assert "tag_probs" in record if option == ["--confidence"] else len(record["nbest"]) >= 1
+
+
 @pytest.mark.parametrize("args, fragment", [
-    (["--confidence"], "--confidence needs --format jsonl"),
+    (["--confidence", "--format", "conll"], "--confidence needs --format jsonl"),
     (["--nbest", "2", "--format", "conll"], "--nbest needs --format jsonl"),
     (["--nbest", "0", "--format", "jsonl"], "--nbest"),
 ])

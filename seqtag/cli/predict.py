@@ -19,7 +19,7 @@ def predict(
     source: Annotated[str, typer.Argument(metavar="INPUT", help="Input file, or - for stdin.")] = "-",
     input_format: Annotated[InputFormat, typer.Option(help="raw text lines (tokenized by syntok; sentence-split for taggers), tokenized lines, tagging column files, or labelled classification files (labels ignored).")] = InputFormat.raw,
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
-    output_format: Annotated[TagOutput, typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities.")] = TagOutput.conll,
+    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities. (default: conll; jsonl with --confidence or --nbest)")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
@@ -38,6 +38,8 @@ def predict(
 
     check_value("encoding", encoding, "--encoding")
     fmt = (InputFormat.tokenized if tokenized else input_format).value
+    if output_format is None:  # probabilities only fit in JSONL, so asking for them picks it
+        output_format = TagOutput.jsonl if (confidence or nbest) else TagOutput.conll
     if (confidence or nbest) and output_format is not TagOutput.jsonl:
         raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
     loaded = load_model(model)
