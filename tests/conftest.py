@@ -49,6 +49,16 @@ def write_file(path: Path, content: str | bytes) -> Path:
     return path
 
 
+def one_error_line(result, *fragments) -> None:
+    """A CLI result that failed as users must see it: exit 2, nothing on stdout, one `seqtag: error:` line."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqtag: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
 def sample_slice(split: str, limit: int, dest: Path, skip: int = 0) -> Path:
     """The first ``limit`` sentences of sample_data/ner/<split>.txt, written to ``dest``."""
     return write_conll(dest, conll_sentences(NER / f"{split}.txt", limit, skip))

@@ -13,7 +13,7 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import f1_score as sklearn_f1
 from typer.testing import CliRunner
 
-from conftest import write_conll, write_file
+from conftest import one_error_line, write_conll, write_file
 from seqtag.cli import app
 from seqtag.error_analysis import sentence_errors
 from seqtag.metrics import example_counts, sentence_counts
@@ -245,15 +245,6 @@ def test_cli_compare_classifiers(tmp_path):
     short = write_file(tmp_path / "short.txt", "".join(x + "\n" for x in b[:-1]))
     error = runner.invoke(app, ["evaluate", str(data), "--compare", str(a_file), str(short)])
     assert error.exit_code == 2 and f"{short}: 89 labels (one per line), but {data} has 90 examples" in error.stderr
-
-
-def one_error_line(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("seqtag: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_cli_compare_errors(systems, tmp_path):

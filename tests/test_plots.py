@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, sample_slice, write_conll, write_file
+from conftest import ROOT, one_error_line, sample_slice, write_conll, write_file
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.vocab import Vocab, WordVocab
@@ -27,15 +27,6 @@ def assert_png(path) -> None:
     data = path.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 2000, len(data)
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no temporary left behind
-
-
-def one_error_line(result, *fragments) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("seqtag: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path):
