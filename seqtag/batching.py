@@ -1,6 +1,7 @@
 """Turning token lists into padded tensors, and grouping sentences of similar length into batches."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,24 +19,32 @@ class Batch:
 
     words: torch.Tensor  # shape: (B, T) long, 0 = padding
     mask: torch.Tensor  # shape: (B, T) bool, True on real tokens
-    lengths: torch.Tensor  # shape: (B,) long, on CPU (pack_padded_sequence wants it there)
+    lengths: torch.Tensor  # shape: (B,) long
     chars: torch.Tensor  # shape: (U, L) long, characters of each distinct token string
     char_lengths: torch.Tensor  # shape: (U,) long
     types: torch.Tensor  # shape: (B, T) long, row of ``chars`` for each token (0 on padding)
     tags: torch.Tensor | None = None  # shape: (B, T) long, gold tag ids (0 on padding)
     labels: torch.Tensor | None = None  # shape: (B,) long, gold class ids (classification)
+    weight: float = 1.0  # factor on the batch's mean loss (a rank's share of a global batch, see distributed.shard)
+    examples: int = 0  # examples in the global batch this one is a rank's slice of (0: this batch is whole)
 
     def __len__(self) -> int:
         return int(self.words.shape[0])
 
+    def to(self, device: torch.device) -> Batch:
+        """The same batch with every tensor on ``device``."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return Batch(**{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in fields.items()})
+
 
 class Collator:
-    """Maps token lists (and optional tag lists) to a :class:`Batch`."""
+    """Maps token lists (and optional tag lists) to a :class:`Batch` on ``device``."""
 
-    def __init__(self, words: WordVocab, chars: Vocab | None, labels: Vocab | None) -> None:
+    def __init__(self, words: WordVocab, chars: Vocab | None, labels: Vocab | None, device: torch.device | None = None) -> None:
         self.words = words
         self.chars = chars
         self.labels = labels
+        self.device = device or torch.device("cpu")
 
     def __call__(
         self,
@@ -71,7 +80,8 @@ class Collator:
             if self.labels is None:
                 raise ValueError("this collator has no label vocabulary")
             label_tensor = torch.tensor([self.labels.index[label] for label in labels], dtype=torch.long)
-        return Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor)
+        batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor)
+        return batch if self.device.type == "cpu" else batch.to(self.device)
 
     def _chars(self, strings: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if self.chars is None:

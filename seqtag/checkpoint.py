@@ -186,8 +186,9 @@ class CheckpointDir:
     (a new run would silently replace another run's checkpoint). Nothing is written before :meth:`save`.
     """
 
-    def __init__(self, directory: str | Path, resume: bool = False) -> None:
+    def __init__(self, directory: str | Path, resume: bool = False, writable: bool = True) -> None:
         self.directory = Path(directory)
+        self.writable = writable  # False on torchrun's ranks other than 0: they read, only rank 0 writes
         self.path = self.directory / FILE_NAME
         self.saved_at: tuple[int, int] | None = None  # (epoch, steps done) of the checkpoint on disk
         self._fingerprint: dict[str, Any] | None = None
@@ -225,6 +226,8 @@ class CheckpointDir:
         """
         if self._fingerprint is None:
             raise RuntimeError("CheckpointDir.save() called before start()")
+        if not self.writable:
+            return
         if not self._prepared:
             self._prepare()
         body = {

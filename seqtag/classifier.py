@@ -18,11 +18,12 @@ from seqtag.batching import Batch, bucket_batches
 from seqtag.checkpoint import CheckpointDir, fingerprint
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.textcls import Example, read_examples
+from seqtag.distributed import main_first, predict_shared, shard
 from seqtag.errors import InputError
 from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.classifier import ClassifierNet
-from seqtag.training import Callbacks, History, fit, prepare_run, record_history, start_training
+from seqtag.training import Callbacks, History, Runtime, fit, prepare_run, record_history, start_training
 from seqtag.vocab import Vocab, WordVocab
 
 
@@ -105,12 +106,14 @@ def train_classifier(
     log: Any = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
+    runtime: Runtime = Runtime(),
 ) -> tuple[Classifier, History]:
     """Read labelled texts, build vocabularies and the network, train with early stopping on dev accuracy.
 
     ``checkpoint_dir`` and ``resume`` work as for :func:`seqtag.tagger.train_tagger`.
     """
-    checkpoints = CheckpointDir(checkpoint_dir, resume) if checkpoint_dir else None
+    cluster = runtime.cluster
+    checkpoints = CheckpointDir(checkpoint_dir, resume, writable=cluster.main) if checkpoint_dir else None
     say = log or (lambda message: None)
     notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
     prepare_run(train_config)
@@ -124,13 +127,15 @@ def train_classifier(
         f"train: {len(train_examples):,} texts, {sum(len(e.tokens) for e in train_examples):,} tokens, "
         f"{len(labels)} classes" + (f"; dev: {len(dev_examples):,} texts" if dev_examples else "")
     )
-    inputs = build_inputs(
+    with main_first(cluster):  # rank 0 fills the vector cache, the others read it
+        inputs = build_inputs(
         (e.tokens for e in train_examples), embeddings, model_config, train_config.seed, embedding_cache, notes.append
-    )
+        )
     net = build_net(inputs.config, inputs.words, inputs.chars, labels)
     net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
     meta = {**run_meta(train, dev, embeddings, inputs), "train_examples": len(train_examples)}
     classifier = Classifier(net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta)
+    classifier.to(runtime.device)
 
     resumed = None  # the checkpoint's training state when resuming
     if checkpoints is not None:
@@ -147,18 +152,21 @@ def train_classifier(
 
     def batches(rng: random.Random) -> list[Batch]:
         groups = bucket_batches(lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None)
-        return [
-            classifier.collate([train_examples[i].tokens for i in g], labels=[train_examples[i].label for i in g])
-            for g in groups
-        ]
+        out = []
+        for group in groups:
+            mine, weight = shard(group, cluster)  # under torchrun: this rank's slice of the global batch
+            batch = classifier.collate([train_examples[i].tokens for i in mine], labels=[train_examples[i].label for i in mine])
+            batch.weight, batch.examples = weight, len(group)
+            out.append(batch)
+        return out
 
     def score_dev() -> dict[str, float]:
         from seqtag.metrics import classification_report
 
-        predicted = classifier.predict([e.tokens for e in dev_examples])
+        predicted = predict_shared(classifier.predict, [e.tokens for e in dev_examples], cluster)
         report = classification_report([e.label for e in dev_examples], predicted, labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
 
-    history = fit(net, batches, score_dev if dev_examples else None, train_config, callbacks, checkpoints, state)
+    history = fit(net, batches, score_dev if dev_examples else None, train_config, callbacks, checkpoints, state, runtime)
     record_history(meta, history)
     return classifier, history

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 from torch import nn
 
 from seqtag import __version__
@@ -48,6 +49,17 @@ class Model:
         self.train_config = train_config or TrainConfig()
         self.meta = meta or {}
         self.collate = Collator(words, chars, labels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.collate.device
+
+    def to(self: M, device: torch.device | str) -> M:
+        """Run on ``device`` from now on (the network's weights and every batch go there); returns self."""
+        device = torch.device(device)
+        self.net.to(device)
+        self.collate.device = device
+        return self
 
     def predict_chunk(self, token_lists: Sequence[Sequence[str]], batch_size: int) -> list[Any]:
         """One prediction per token list (empty lists allowed), in order."""
@@ -93,8 +105,11 @@ class Model:
                     "labels": self.labels.items,
                 },
                 "meta": self.meta,
-                # Frozen pretrained rows go as float16 (load_pretrained rounded them already).
-                "state_dict": {k: v.half() if k.endswith("extra_words") else v for k, v in self.net.state_dict().items()},
+                # CPU tensors, so the file loads anywhere. Frozen pretrained rows go as float16
+                # (load_pretrained rounded them already).
+                "state_dict": {
+                    k: (v.half() if k.endswith("extra_words") else v).cpu() for k, v in self.net.state_dict().items()
+                },
                 **self.archive_extra(),
             },
         )

@@ -20,12 +20,13 @@ from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.readers import read_sentences
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
 from seqtag.data.sentence import Sentence
+from seqtag.distributed import main_first, predict_shared, shard
 from seqtag.errors import InputError
 from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
-from seqtag.training import Callbacks, History, fit, prepare_run, record_history, start_training
+from seqtag.training import Callbacks, History, Runtime, fit, prepare_run, record_history, start_training
 from seqtag.vocab import Vocab, WordVocab
 
 
@@ -224,13 +225,15 @@ def train_tagger(
     log: Any = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
+    runtime: Runtime = Runtime(),
 ) -> tuple[Tagger, History]:
     """Read the data, build vocabularies and the network, train with early stopping on dev.
 
     With ``checkpoint_dir`` the training state is saved there as it goes (:mod:`seqtag.checkpoint`);
     ``resume`` continues from the checkpoint in it, which must come from the same data and settings.
     """
-    checkpoints = CheckpointDir(checkpoint_dir, resume) if checkpoint_dir else None
+    cluster = runtime.cluster
+    checkpoints = CheckpointDir(checkpoint_dir, resume, writable=cluster.main) if checkpoint_dir else None
     say = log or (lambda message: None)
     notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
     prepare_run(train_config)
@@ -246,15 +249,16 @@ def train_tagger(
         + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
     )
 
-    inputs = build_inputs(
+    with main_first(cluster):  # rank 0 fills the vector cache, the others read it
+        inputs = build_inputs(
         (s.tokens for s in train_sents), embeddings, model_config, train_config.seed, embedding_cache, notes.append
-    )
+        )
     net = build_net(inputs.config, inputs.words, inputs.chars, labels, model_scheme)
     net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
     meta = {**run_meta(train, dev, embeddings, inputs), "train_sentences": len(train_sents)}
     tagger = Tagger(
         net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta, data_scheme=data_scheme
-    )
+    ).to(runtime.device)
 
     token_lists = [s.tokens for s in train_sents]
     resumed = None  # the checkpoint's training state when resuming
@@ -268,17 +272,25 @@ def train_tagger(
         say(note)
 
     lengths = [len(s) for s in token_lists]
+    per_token = inputs.config.head == "softmax"
 
     def batches(rng: random.Random) -> list[Batch]:
         groups = bucket_batches(
             lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None
         )
-        return [tagger.collate([token_lists[i] for i in g], [train_tags[i] for i in g]) for g in groups]
+        out = []
+        for group in groups:
+            # Under torchrun: this rank's slice of the global batch; a softmax loss is a mean over tokens.
+            mine, weight = shard(group, cluster, [lengths[i] for i in group] if per_token else None)
+            batch = tagger.collate([token_lists[i] for i in mine], [train_tags[i] for i in mine])
+            batch.weight, batch.examples = weight, len(group)
+            out.append(batch)
+        return out
 
     def score_dev() -> dict[str, float]:
         from seqtag.metrics import tagging_report
 
-        predicted = tagger.predict([s.tokens for s in dev_sents])
+        predicted = predict_shared(tagger.predict, [s.tokens for s in dev_sents], cluster)
         report = tagging_report([s.tags for s in dev_sents], predicted, data_scheme)
         return {
             "score": report["score"],
@@ -288,6 +300,6 @@ def train_tagger(
             "accuracy": report["accuracy"],
         }
 
-    history = fit(net, batches, score_dev if dev_sents else None, train_config, callbacks, checkpoints, state)
+    history = fit(net, batches, score_dev if dev_sents else None, train_config, callbacks, checkpoints, state, runtime)
     record_history(meta, history)
     return tagger, history

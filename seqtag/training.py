@@ -31,11 +31,35 @@ from seqtag.checkpoint import (
     trained_weights,
 )
 from seqtag.config import TrainConfig
+from seqtag.devices import autocast, grad_scaler
+from seqtag.distributed import SINGLE, Cluster, LossOf, any_rank, mean_over_ranks
 from seqtag.errors import InputError
+
+
+def _no_buffer_sync() -> dict[str, bool]:
+    """DDP options that skip re-broadcasting buffers before every forward: the frozen vector rows are a
+    large buffer that never changes (torch >= 2.13 names the option ``forward_sync_buffers``)."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    names = inspect.signature(DistributedDataParallel.__init__).parameters
+    return {"forward_sync_buffers": False} if "forward_sync_buffers" in names else {"broadcast_buffers": False}
+
 
 
 class TrainingError(Exception):
     """Training cannot go on (e.g. the loss became NaN); the message says why."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run executes. Unlike TrainConfig it is not part of the run's identity: a run
+    checkpointed on one device or number of processes may resume on another."""
+
+    device: torch.device = torch.device("cpu")  # where the network and its batches live
+    amp: str = "none"  # none | bf16 | fp16: autocast precision of the forward pass
+    cluster: Cluster = SINGLE  # this process's place among torchrun's processes
 
 
 @dataclass
@@ -155,6 +179,7 @@ def fit(
     callbacks: Callbacks | None = None,
     checkpoints: CheckpointDir | None = None,
     state: TrainingState | None = None,
+    runtime: Runtime = Runtime(),
 ) -> History:
     """Train ``net`` in place; on return it holds the weights of the best dev epoch.
 
@@ -162,6 +187,10 @@ def fit(
     shuffler belongs to the loop so that a checkpoint can replay an epoch's batch order. With
     ``checkpoints`` the whole state is saved at every epoch end, every ``config.checkpoint_every`` steps
     and when interrupted; ``state`` (from :func:`start_training`) is where to start, by default afresh.
+
+    ``runtime`` says where the batches and ``net`` live and which autocast precision to use; under
+    torchrun every rank calls ``fit`` with its share of each batch (:func:`seqtag.distributed.shard`) and
+    the network is wrapped in DistributedDataParallel here.
 
     Ctrl-C stops after the current step (a second one at once) with the best weights so far and
     ``history.stopped == "interrupted"``. A NaN / infinite loss, gradient or weight raises
@@ -171,6 +200,18 @@ def fit(
     state = state or start_training(net, config)
     optimizer, progress, history = state.optimizer, state.progress, state.history
     shuffler = random.Random()
+    cluster = runtime.cluster
+    loss_of: Callable[[Batch], torch.Tensor] = net.loss
+    if cluster.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        loss_of = DistributedDataParallel(
+            LossOf(net), device_ids=[runtime.device] if runtime.device.type == "cuda" else None, **_no_buffer_sync()
+        )
+    scaler = grad_scaler(runtime.device, runtime.amp)
+
+    def stop_requested() -> bool:  # one rank's Ctrl-C stops them all at the same step
+        return any_rank(interrupt.requested, cluster, runtime.device)
 
     def save() -> None:
         if checkpoints is None:
@@ -196,15 +237,17 @@ def fit(
                 net.train()
                 began = time.perf_counter() - progress.seconds
                 for batch in epoch_batches[progress.step:]:
-                    loss = _step(net, batch, optimizer, config, progress, checkpoints)
+                    loss = _step(net, loss_of, batch, optimizer, config, progress, checkpoints, runtime, scaler)
                     progress.step += 1
                     progress.loss += loss
-                    progress.seen += len(batch)
+                    progress.seen += getattr(batch, "examples", 0) or len(batch)
                     progress.seconds = time.perf_counter() - began
                     callbacks.on_step(loss)
-                    if interrupt.requested or (every and progress.step % every == 0 and progress.step < len(epoch_batches)):
+                    stop = stop_requested()
+                    if stop or (every and progress.step % every == 0 and progress.step < len(epoch_batches)):
                         save()
-                    if interrupt.requested:
+                    if stop:
+                        interrupt.requested = True
                         break
                 else:
                     _end_epoch(net, score_dev, config, callbacks, optimizer, progress, history, len(epoch_batches))
@@ -225,22 +268,35 @@ def fit(
 
 
 def _step(
-    net: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer, config: TrainConfig, progress: Progress,
-    checkpoints: CheckpointDir | None,
+    net: nn.Module, loss_of: Callable[[Batch], torch.Tensor], batch: Batch, optimizer: torch.optim.Optimizer,
+    config: TrainConfig, progress: Progress, checkpoints: CheckpointDir | None, runtime: Runtime,
+    scaler: torch.amp.GradScaler | None,
 ) -> float:
-    """One optimiser step; the mean loss of the batch. Refuses to step on a non-finite loss or gradient."""
-    loss = net.loss(batch)
-    if not torch.isfinite(loss):
-        raise _diverged(f"the training loss became {loss.item()}", _at(progress), checkpoints)
+    """One optimiser step; the mean loss of the (global) batch. Refuses to step on a non-finite loss or
+    gradient, except that fp16 loss scaling skips steps whose scaled gradient overflowed, by design."""
+    with autocast(runtime.device, runtime.amp):
+        loss = loss_of(batch).float() * getattr(batch, "weight", 1.0)
+    # Every rank checks the same (averaged) number, so they all stop together.
+    mean_loss = mean_over_ranks(loss.detach(), runtime.cluster)
+    if not torch.isfinite(mean_loss):
+        raise _diverged(f"the training loss became {mean_loss.item()}", _at(progress), checkpoints)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
     # With clip 0 the norm is still needed (an infinite limit scales by exactly 1): an inf / NaN
     # gradient would turn every weight into NaN.
     norm = nn.utils.clip_grad_norm_(net.parameters(), config.clip if config.clip > 0 else math.inf)
-    if not torch.isfinite(norm):
+    if scaler is not None:
+        scaler.step(optimizer)  # skipped when the scaled gradient overflowed; the scale then shrinks
+        scaler.update()
+    elif not torch.isfinite(norm):
         raise _diverged(f"the gradient norm became {norm.item()}", _at(progress), checkpoints)
-    optimizer.step()
-    return loss.item()
+    else:
+        optimizer.step()
+    return mean_loss.item()
 
 
 def _end_epoch(

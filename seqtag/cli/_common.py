@@ -78,3 +78,4 @@ InputFormat = _choices(  # prediction input: text lines, or any labelled format 
     "InputFormat", ("raw", "tokenized", *(f for f in CHOICES["input_format"] if f != "auto"))
 )
 Mode = _choices("Mode", MODES)
+Amp = _choices("Amp", ("none", "bf16", "fp16"))

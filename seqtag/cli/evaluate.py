@@ -34,6 +34,7 @@ def evaluate(
     gold_column: Annotated[int, typer.Option(help="Gold column of --predictions files.")] = -2,
     pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions and --compare files.")] = -1,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. (default: utf-8)")] = None,
+    device: Annotated[str, typer.Option(help="Where the model runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. (default: auto)")] = "auto",
 ) -> None:
     """Taggers: seqeval precision / recall / F1 per type, micro and macro averages, token accuracy.
     Classifiers: accuracy, micro / macro F1, per-class scores and the confusion matrix (scikit-learn).
@@ -85,8 +86,9 @@ def evaluate(
         if model is None or data is None:
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
         from seqtag import load_model
+        from seqtag.devices import resolve_device
 
-        loaded = load_model(model)
+        loaded = load_model(model).to(resolve_device(device))
         outcome = predict_labelled(loaded, data, dataclasses.replace(loaded.data_config, **overrides))
     report = score(outcome, mode.value)
     if errors:

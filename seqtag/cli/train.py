@@ -10,6 +10,7 @@ import typer
 
 from seqtag.cli._common import (
     Activation,
+    Amp,
     Cell,
     Encoder,
     CharEncoder,
@@ -29,6 +30,7 @@ ExistingFile = dict(exists=True, dir_okay=False, readable=True)
 MODEL = "Model"
 TRAINING = "Training"
 DATA = "Data"
+HARDWARE = "Hardware"
 
 
 class ProgressCallbacks:
@@ -118,9 +120,22 @@ def train(
     tokenized: Annotated[Optional[bool], typer.Option("--tokenized/--untokenized", help="Classification text is already tokenized (split on spaces). (default: untokenized: syntok)", rich_help_panel=DATA)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="Truncate classification texts to this many tokens, 0 = keep all. (default: 0)", rich_help_panel=DATA)] = None,
     embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
+    # hardware
+    device: Annotated[str, typer.Option(help="Where to train: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; under torchrun, cuda means each process's own GPU. (default: auto)", rich_help_panel=HARDWARE)] = "auto",
+    amp: Annotated[Amp, typer.Option(help="CUDA only: automatic mixed precision of the forward pass, bf16 or fp16 (with loss scaling) autocast; the CRF stays in float32. (default: none)", rich_help_panel=HARDWARE)] = Amp.none,
+    nproc: Annotated[int, typer.Option(min=1, help="Data-parallel training in N processes on this machine: runs `torchrun --standalone --nproc-per-node N -m seqtag train …` (DistributedDataParallel; gloo on CPU, NCCL on GPUs). --batch-size stays the global batch. (default: 1)", rich_help_panel=HARDWARE)] = 1,
 ) -> None:
     """Train a tagger or classifier and write ONE model file (best dev epoch). Progress goes to stderr."""
     from seqtag.config import build_configs, check_value, read_toml
+    from seqtag.distributed import launched
+
+    cluster = launched()  # under torchrun: this process's rank
+    if nproc > 1:
+        if cluster.distributed:
+            from seqtag.errors import InputError
+
+            raise InputError("already running under torchrun; give the process count to torchrun only", "--nproc")
+        raise typer.Exit(launch_torchrun(nproc))
 
     settings: dict[str, Any] = read_toml(config) if config is not None else {}
     given = dict(
@@ -156,25 +171,73 @@ def train(
         raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
     if checkpoint_every is not None and checkpoint_dir is None and resume is None:
         raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
-    from seqtag.checkpoint import seed_run
-
     if model_config.task == "classify":
         from seqtag.classifier import train_classifier as train_model
     else:
         from seqtag.tagger import train_tagger as train_model
 
+    from seqtag.devices import resolve_device
+    from seqtag.distributed import device_for, join, leave
+    from seqtag.training import Runtime
+
+    runtime = Runtime(device_for(cluster, resolve_device(device)), amp.value, cluster)
+    if runtime.amp != "none" and runtime.device.type != "cuda":
+        # oneDNN has no low-precision LSTM / GRU kernels on most CPUs: autocast fails inside the RNN.
+        raise InputError(f"mixed precision needs a CUDA device; this run is on {runtime.device}", "--amp")
+
     def log(message: str) -> None:
+        if not cluster.main:  # under torchrun only rank 0 speaks
+            return
         for note in notes:
             err.print(note, markup=False)
         notes.clear()
         err.print(message, markup=False)
 
-    from seqtag.training import TrainingError
-
     start = time.perf_counter()
     first_seed = train_config.seed
     runs: list[tuple[int, float | None]] = []  # (seed, best dev score)
-    kept: Any = None  # (model, history) of the best run so far
+    join(cluster, runtime.device)
+    try:
+        model, history = _train_seeds(
+            train_model, seeds, first_seed, train_file, dev_file, embeddings, data_config, model_config, train_config,
+            embedding_cache, log, resume, checkpoint_dir, runtime, runs,
+        )
+    finally:
+        leave()
+    if not cluster.main:
+        return
+    try:
+        model.save(output)
+    except OSError as error:
+        raise InputError(f"cannot write the model file: {error.strerror or error}", output) from None
+    best = history.best
+    summary = f"best epoch {history.best_epoch}"
+    if best is not None and best.dev:
+        summary += f", dev score {100 * best.dev['score']:.2f}"
+    if seeds > 1:
+        summary += f", seed {model.train_config.seed}"
+    where = f"{runtime.device}" + (f" × {cluster.world} processes" if cluster.distributed else "")
+    err.print(
+        f"saved {output} ({output.stat().st_size / 1e6:.1f} MB; {summary}; stopped by {history.stopped}; "
+        f"{time.perf_counter() - start:.0f} s on {where})",
+        markup=False,
+    )
+    if seeds > 1:
+        print(seed_summary(runs))
+
+
+def _train_seeds(
+    train_model: Any, seeds: int, first_seed: int, train_file: Path, dev_file: Path | None, embeddings: Path | None,
+    data_config: Any, model_config: Any, train_config: Any, embedding_cache: bool, log: Any, resume: Path | None,
+    checkpoint_dir: Path | None, runtime: Any, runs: list[tuple[int, float | None]],
+) -> tuple[Any, Any]:
+    """Train with seeds first_seed … first_seed + seeds - 1 (appending (seed, best dev score) to ``runs``);
+    the (model, history) of the best-dev run."""
+    from seqtag.checkpoint import seed_run
+    from seqtag.errors import InputError
+    from seqtag.training import Callbacks, TrainingError
+
+    kept: Any = None  # (model, history, score) of the best run so far
     for run_seed in range(first_seed, first_seed + seeds):
         if seeds > 1:
             if not 0 <= run_seed < 2**32:
@@ -184,8 +247,8 @@ def train(
         try:
             model, history = train_model(
                 train_file, dev_file, embeddings, data_config, model_config, run_config,
-                callbacks=ProgressCallbacks(), embedding_cache=embedding_cache, log=log,
-                **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
+                callbacks=ProgressCallbacks() if runtime.cluster.main else Callbacks(), embedding_cache=embedding_cache,
+                log=log, runtime=runtime, **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
             )
         except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
             raise InputError(str(error)) from None
@@ -197,23 +260,31 @@ def train(
         if history.stopped == "interrupted":
             break
     model, history, _ = kept
-    try:
-        model.save(output)
-    except OSError as error:
-        raise InputError(f"cannot write the model file: {error.strerror or error}", output) from None
-    best = history.best
-    summary = f"best epoch {history.best_epoch}"
-    if best is not None and best.dev:
-        summary += f", dev score {100 * best.dev['score']:.2f}"
-    if seeds > 1:
-        summary += f", seed {model.train_config.seed}"
-    err.print(
-        f"saved {output} ({output.stat().st_size / 1e6:.1f} MB; {summary}; stopped by {history.stopped}; "
-        f"{time.perf_counter() - start:.0f} s)",
-        markup=False,
-    )
-    if seeds > 1:
-        print(seed_summary(runs))
+    return model, history
+
+
+def launch_torchrun(nproc: int) -> int:
+    """Re-run this command line under ``torchrun --standalone --nproc-per-node N``; its exit code."""
+    import os
+    import subprocess
+    import sys
+
+    from seqtag.errors import InputError
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    if not args or args[0] != "train":
+        raise InputError("works from the command line (`seqtag train … --nproc N`); from Python, launch torchrun", "--nproc")
+    # torchrun would set one thread per process and warn about it; share the cores out instead.
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc)), **os.environ}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "seqtag", *args]
+    return subprocess.call(command, env=env)
 
 
 def seed_summary(runs: list[tuple[int, float | None]]) -> str:

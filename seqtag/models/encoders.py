@@ -26,7 +26,7 @@ class CharCNN(nn.Module):
         x = self.embed(chars).transpose(1, 2)  # shape: (U, char_dim, L)
         h = self.conv(x)  # shape: (U, filters, L') with L' = L for odd kernels
         width = h.shape[2]
-        pad = torch.arange(width).unsqueeze(0) >= lengths.unsqueeze(1)  # shape: (U, L')
+        pad = torch.arange(width, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)  # shape: (U, L')
         h = h.masked_fill(pad.unsqueeze(1), float("-inf"))
         return h.max(dim=2).values
 
@@ -42,7 +42,7 @@ class CharLSTM(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars (U, L) long, lengths (U,) -> (U, 2 * hidden)."""
-        packed = pack_padded_sequence(self.embed(chars), lengths, batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n shape: (2, U, hidden)
         return torch.cat([h_n[0], h_n[1]], dim=1)
 
@@ -52,7 +52,7 @@ def reversal_index(lengths: torch.Tensor, width: int) -> torch.Tensor:
 
     lengths (B,) -> (B, T) long; applying it twice is the identity.
     """
-    positions = torch.arange(width).unsqueeze(0)  # shape: (1, T)
+    positions = torch.arange(width, device=lengths.device).unsqueeze(0)  # shape: (1, T)
     last = lengths.unsqueeze(1) - 1  # shape: (B, 1)
     return torch.where(positions <= last, last - positions, positions)
 
@@ -139,7 +139,7 @@ class WindowMLP(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, hidden); outputs at padded positions must be masked by callers."""
         batch, width, dim = x.shape
-        inside = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)  # shape: (B, T)
+        inside = torch.arange(width, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # shape: (B, T)
         x = torch.where(inside.unsqueeze(2), x, self.edge)
         margin = self.edge.expand(batch, self.window, dim)
         x = torch.cat([margin, x, margin], dim=1)  # shape: (B, T + 2 * window, D)

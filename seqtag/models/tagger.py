@@ -35,14 +35,14 @@ class TaggerNet(nn.Module):
         """Mean negative log-likelihood per sentence (CRF) or per token (softmax)."""
         if batch.tags is None:
             raise ValueError("expected a batch with gold tags, got tags=None")
-        scores = self.emissions(batch)
+        scores = self.emissions(batch).float()  # under autocast: the CRF's log-sum-exps stay in float32
         if self.crf is not None:
             return self.crf(scores, batch.tags, batch.mask, reduction="mean")
         return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask])
 
     def decode(self, batch: Batch) -> list[list[int]]:
         """Best tag ids per sentence (Viterbi for CRF, argmax for softmax), unpadded."""
-        scores = self.emissions(batch)
+        scores = self.emissions(batch).float()
         if self.crf is not None:
             paths, _ = self.crf.decode(scores, batch.mask)
         else:
