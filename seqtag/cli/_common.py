@@ -79,3 +79,18 @@ InputFormat = _choices(  # prediction input: text lines, or any labelled format 
 )
 Mode = _choices("Mode", MODES)
 Amp = _choices("Amp", ("none", "bf16", "fp16"))
+
+
+def stdout_console() -> Console:
+    """The console for results on stdout: no colour codes or wrapping surprises in pipes, and a closed
+    pipe (`seqtag evaluate … | head`) ends quietly like predict does."""
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with status 1 here; `seqtag evaluate … | head` should end like predict does (quietly, 0).
+            try:
+                super().on_broken_pipe()
+            except SystemExit:
+                raise BrokenPipeError from None
+
+    return StdoutConsole(highlight=False, soft_wrap=True)

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import InputFormat, OutputFormat, _choices, err, fail, is_tty, reports_input_errors
+from seqtag.cli._common import (
+    InputFormat, OutputFormat, _choices, err, fail, is_tty, reports_input_errors, stdout_console,
+)
 from seqtag.wordvectors import ALGORITHMS, METHODS, OUTPUT_FORMATS
 
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
@@ -42,12 +44,6 @@ def embeddings() -> None:
 
 def _json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-
-
-def _console():  # the stdout console of `seqtag evaluate`: quiet on a closed pipe
-    from seqtag.cli.evaluate import _console as stdout_console
-
-    return stdout_console()
 
 
 def _table(title: str | None, *columns: str):  # -> rich.table.Table; first column left, the rest right
@@ -172,7 +168,7 @@ def neighbors_command(
     if output_format is OutputFormat.json:
         _json(results)
         return
-    console = _console()
+    console = stdout_console()
     for i, result in enumerate(results):
         if i:
             console.print()
@@ -210,7 +206,7 @@ def analogy_command(
     table = _table(f"{a} : {b} :: {c} : ?  ({result['method']})", "answer", "score")
     for word, score in result["answers"]:
         table.add_row(word, f"{score:.3f}")
-    _console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("evaluate")
@@ -238,7 +234,7 @@ def evaluate_command(
     if output_format is OutputFormat.json:
         _json(report)
         return
-    console = _console()
+    console = stdout_console()
     table = _table(
         f"{report['vectors']}: {report['words']:,} words x {report['dim']} (first {restrict_vocab:,} used)",
         "benchmark", "items", "OOV", "score",
@@ -311,7 +307,7 @@ def coverage_command(
     if output_format is OutputFormat.json:
         _json(report)
         return
-    console = _console()
+    console = stdout_console()
     table = _table(
         f"{', '.join(report['data'])}: {report['tokens']:,} tokens, {report['types']:,} types", "lookup", "tokens", "types"
     )

@@ -9,7 +9,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import DataFormat, Mode, OutputFormat, Scheme, UposField, err, fail, reports_input_errors
+from seqtag.cli._common import (
+    DataFormat, Mode, OutputFormat, Scheme, UposField, err, fail, reports_input_errors, stdout_console,
+)
 
 
 @reports_input_errors
@@ -128,22 +130,8 @@ def _score_table(report: dict, per_name: dict, first: str):  # -> rich.table.Tab
     return table
 
 
-def _console():  # results go to stdout; no colour codes or wrapping surprises in pipes
-    from rich.console import Console
-
-    class StdoutConsole(Console):
-        def on_broken_pipe(self) -> None:
-            # rich exits with status 1 here; `seqtag evaluate … | head` should end like predict does (quietly, 0).
-            try:
-                super().on_broken_pipe()
-            except SystemExit:
-                raise BrokenPipeError from None
-
-    return StdoutConsole(highlight=False, soft_wrap=True)
-
-
 def print_tagging(report: dict) -> None:
-    console = _console()
+    console = stdout_console()
     console.print(_score_table(report, report["per_type"], "type"))
     console.print(
         f"{report['sentences']:,} sentences, {report['tokens']:,} tokens; scheme {report['scheme']}, "
@@ -154,7 +142,7 @@ def print_tagging(report: dict) -> None:
 def print_classification(report: dict) -> None:
     from rich.table import Table
 
-    console = _console()
+    console = stdout_console()
     console.print(_score_table(report, report["per_class"], "class"))
     console.print(f"{report['examples']:,} examples; accuracy {100 * report['accuracy']:.2f}")
     matrix = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left", box=None, pad_edge=False)
@@ -200,7 +188,7 @@ def _described(group: dict[str, Any], side: str) -> str:
 def print_comparison(result: dict) -> None:
     from rich.table import Table
 
-    console = _console()
+    console = stdout_console()
     title = f"{result['data']}: A = {result['a']}, B = {result['b']}"
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for column in ("metric", "A", "B", "B - A", "95% interval", "p boot", "p rand"):
