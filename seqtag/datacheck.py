@@ -313,23 +313,11 @@ def _check_overlap(dev: _Scan, unit: str, report: Report) -> None:
 
 def _check_embeddings(path: str | Path, train: _Scan, dev: _Scan | None, cache: bool, report: Report) -> None:
     from seqtag.embeddings import load_vectors
-    from seqtag.vocab import normalize_digits
+    from seqtag.vocab import chain_coverage
 
     vectors = load_vectors(path, cache=cache)
-    index = vectors.index
-    found = {"exact": [0, 0], "lowercase": [0, 0], "chain": [0, 0]}  # level -> [tokens, types]
-    missing: Counter[str] = Counter()
-    for word, count in train.words.items():
-        lower = word.lower()
-        exact = word in index
-        hits = {"exact": exact, "lowercase": exact or lower in index}
-        hits["chain"] = hits["lowercase"] or normalize_digits(lower) in index
-        for level, hit in hits.items():
-            if hit:
-                found[level][0] += count
-                found[level][1] += 1
-        if not hits["chain"]:
-            missing[word] = count
+    found, missed = chain_coverage(train.words, vectors.index)
+    missing = Counter(missed)
     tokens, types = sum(train.words.values()), len(train.words)
     coverage = {level: {"tokens": t / tokens, "types": y / types} for level, (t, y) in found.items()}
     report.stats["embeddings"] = {"path": str(path), "vectors": len(vectors.words), "dim": vectors.dim,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 
 PAD = "<pad>"  # index 0: padding, embeds to zeros
 UNK = "<unk>"  # index 1: anything unseen
@@ -12,6 +12,28 @@ _DIGIT = re.compile(r"\d")
 def normalize_digits(token: str) -> str:
     """'1996' -> '0000': numbers share one embedding per shape."""
     return _DIGIT.sub("0", token)
+
+
+COVERAGE_LEVELS = ("exact", "lowercase", "chain")
+
+
+def chain_coverage(counts: Mapping[str, int], known: Container[str]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """How many tokens and types of ``counts`` (word -> count) ``known`` holds at each level of the lookup
+    chain of :class:`WordVocab`: ``exact`` (the word itself), ``lowercase`` (or its lowercase form) and
+    ``chain`` (or that with digits as 0). Returns ({level: [tokens, types]}, {word: count} not found)."""
+    found = {level: [0, 0] for level in COVERAGE_LEVELS}
+    missing: dict[str, int] = {}
+    for word, count in counts.items():
+        lower = word.lower()
+        exact = word in known
+        cased = exact or lower in known
+        for level, hit in zip(COVERAGE_LEVELS, (exact, cased, cased or normalize_digits(lower) in known)):
+            if hit:
+                found[level][0] += count
+                found[level][1] += 1
+        if not (cased or normalize_digits(lower) in known):
+            missing[word] = count
+    return found, missing
 
 
 class Vocab:

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seqtag.vocab import normalize_digits
+from seqtag.vocab import chain_coverage
 from seqtag.wordvectors.corpus import read_tokens
 from seqtag.wordvectors.store import has_subwords, keyed
-
-LEVELS = ("exact", "lowercase", "chain")
 
 
 def count_tokens(
@@ -44,19 +42,8 @@ def coverage(
     """
     counts = count_tokens(data, input_format, encoding, token_column)  # data errors before the slow load
     kv, source = keyed(vectors, cache)
-    index = kv.key_to_index
-    found = {level: [0, 0] for level in LEVELS}  # level: [tokens, types]
-    uncovered: Counter[str] = Counter()
-    for word, count in counts.items():
-        lower = word.lower()
-        hits = (word in index, lower in index, normalize_digits(lower) in index)
-        levels = (hits[0], hits[0] or hits[1], any(hits))
-        for level, hit in zip(LEVELS, levels):
-            if hit:
-                found[level][0] += count
-                found[level][1] += 1
-        if not levels[2]:
-            uncovered[word] = count
+    found, missing = chain_coverage(counts, kv.key_to_index)
+    uncovered = Counter(missing)
     tokens, types = sum(counts.values()), len(counts)
     return {
         "vectors": source,
