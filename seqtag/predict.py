@@ -16,25 +16,34 @@ if TYPE_CHECKING:
 INPUT_FORMATS = ("raw", "tokenized", "conll", "conllu")
 
 
-def iter_input(source: str, input_format: str, encoding: str = "utf-8", token_column: int = 0) -> Iterator[Sentence]:
-    """Sentences to tag, streamed from a path or ``-`` (stdin)."""
-    if input_format == "raw":
-        from seqtag.data.rawtext import read_raw
+def iter_input(
+    source: str, input_format: str, encoding: str = "utf-8", token_column: int = 0, *, lines: range | None = None
+) -> Iterator[Sentence]:
+    """Sentences to tag, streamed from a path or ``-`` (stdin). With ``lines`` (``--shard``), only the
+    sentences whose first line is in that range (:func:`seqtag.sharding.select`); raw text outside it is
+    not tokenized."""
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"expected input format in {INPUT_FORMATS}, got {input_format!r}")
+    if input_format in ("raw", "tokenized"):
+        from seqtag.data.rawtext import read_raw, read_tokenized
 
-        return read_raw(source, encoding=encoding)
-    if input_format == "tokenized":
-        from seqtag.data.rawtext import read_tokenized
-
-        return read_tokenized(source, encoding=encoding)
-    if input_format == "conllu":
+        read = read_raw if input_format == "raw" else read_tokenized
+        if lines is None:
+            return read(source, encoding=encoding)
+        sentences = read(source, encoding=encoding, lines=lines)
+    elif input_format == "conllu":
         from seqtag.data.conllu import read_conllu
 
-        return read_conllu(source, encoding=encoding)
-    if input_format == "conll":
+        sentences = read_conllu(source, encoding=encoding)
+    else:
         from seqtag.data.columns import read_columns
 
-        return read_columns(source, token_column=token_column, encoding=encoding, with_tags=False)
-    raise ValueError(f"expected input format in {INPUT_FORMATS}, got {input_format!r}")
+        sentences = read_columns(source, token_column=token_column, encoding=encoding, with_tags=False)
+    if lines is None:
+        return sentences
+    from seqtag.sharding import LINE_FORMATS, select
+
+    return select(sentences, lines, input_format in LINE_FORMATS)
 
 
 def span_records(sentence: Sentence, tags: list[str], scheme: str) -> list[dict]:

@@ -156,3 +156,15 @@ def test_cli_trains_and_evaluates_on_gpu(trained, tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", str(model), str(trained.dev), "--device", "cpu", "--format", "json"])
     assert result.exit_code == 0, result.output
+
+
+def test_predict_on_cpu_device_tags_as_before(trained):
+    plain = runner.invoke(app, ["predict", str(trained.model), str(trained.test), "--input-format", "conll"])
+    on_cpu = runner.invoke(app, ["predict", str(trained.model), str(trained.test), "--input-format", "conll", "--device", "cpu"])
+    assert plain.exit_code == on_cpu.exit_code == 0 and plain.stdout == on_cpu.stdout
+
+
+@CUDA
+def test_predict_workers_stay_on_the_cpu(trained):
+    result = runner.invoke(app, ["predict", str(trained.model), str(trained.test), "--device", "cuda", "--workers", "2"])
+    one_error_line(result, "--workers", "--device cpu")

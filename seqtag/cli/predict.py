@@ -1,6 +1,7 @@
 """`seqtag predict`: tag or classify text; results on stdout, streamed in input order."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -10,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seqtag.cli._common import InputFormat, TagOutput, reports_input_errors
+from seqtag.cli._common import InputFormat, TagOutput, err, reports_input_errors
 
 
 @reports_input_errors
@@ -25,8 +26,11 @@ def predict(
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.", min=1)] = 256,
-    chunk: Annotated[int, typer.Option(help="Sentences read, length-sorted and tagged together; output appears per chunk, so lower it for slow producers such as `tail -f`.", min=1)] = 16384,
+    chunk: Annotated[int, typer.Option(help="Sentences read, length-sorted and tagged together; output appears per chunk, so lower it for slow producers such as `tail -f`. With --workers each chunk is one task (the very chunks, and so batches, of --workers 1): an input of fewer than N × chunk sentences keeps fewer than N workers busy unless it is lowered, though smaller chunks sort less well and tag more slowly.", min=1)] = 16384,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
+    workers: Annotated[int, typer.Option(help="Processes that tag --chunk-sized parts of the input in parallel, each holding the model and using one torch thread, while this one reads the input and writes the results in input order: the same output as --workers 1. Pays off on inputs of many chunks; raw text is tokenized by this process, so it gains less than tokenized or column input. (default: 1, no extra processes)", min=1, show_default=False)] = 1,
+    device: Annotated[str, typer.Option(help="Where the model runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. (default: auto)")] = "auto",
+    shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Tag part I of N (counted from 0) of the input file: the sentences or texts whose first line lies in the I-th of N equal line ranges, so that `cat` of the outputs of parts 0 to N-1 is the output for the whole file (JSONL keeps the file's line numbers). For independent jobs: GNU parallel, Slurm arrays, map tasks. Needs a file, not stdin; combines with --workers. (default: the whole input)")] = None,
 ) -> None:
     """Tag or classify text with a trained model and write the result to stdout."""
     # oneDNN caches a kernel per tensor shape, and streams bring ever new shapes: uncapped, that cache
@@ -35,36 +39,93 @@ def predict(
     from seqtag import load_model
     from seqtag.config import check_value
     from seqtag.errors import InputError
+    from seqtag.parallel import WorkerDied
 
     check_value("encoding", encoding, "--encoding")
+    from seqtag.devices import resolve_device
+
+    where = resolve_device(device)
+    if workers > 1 and where.type != "cpu":
+        raise InputError(f"worker processes tag on the CPU; with {where}, give --workers 1 (or --device cpu)", "--workers")
+    part = None
+    if shard is not None:
+        from seqtag.sharding import check_source, parse_shard
+
+        part = parse_shard(shard)
+        check_source(source)
     fmt = (InputFormat.tokenized if tokenized else input_format).value
     if output_format is None:  # probabilities only fit in JSONL, so asking for them picks it
         output_format = TagOutput.jsonl if (confidence or nbest) else TagOutput.conll
     if (confidence or nbest) and output_format is not TagOutput.jsonl:
         raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
-    loaded = load_model(model)
-    # Streaming allocates millions of short-lived lists and strings but builds no reference cycles;
-    # the cyclic collector's full passes over them cost seconds on large inputs.
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    try:
+        with contextlib.ExitStack() as stack:
+            if workers > 1:
+                import torch
+
+                # Loading under one thread starts no OpenMP pool in this process, which then forks the
+                # workers (seqtag.parallel); it only reads and writes, so one thread is all it needs.
+                stack.callback(torch.set_num_threads, torch.get_num_threads())
+                torch.set_num_threads(1)
+            loaded = load_model(model).to(where)
+            # Streaming allocates millions of short-lived lists and strings but builds no reference cycles;
+            # the cyclic collector's full passes over them cost seconds on large inputs.
+            gc.freeze()
+            gc.set_threshold(100_000, 50, 100)
+            if loaded.task == "classify" and fmt in ("conll", "conllu"):
+                raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
+            if loaded.task != "classify" and fmt not in ("raw", "tokenized", "conll", "conllu"):
+                raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
+            lines = None
+            if part is not None:
+                from seqtag.sharding import count_lines
+
+                lines = part.lines(count_lines(source))
+            pool = None
+            if workers > 1:
+                from seqtag.parallel import WorkerPool
+
+                pool = stack.enter_context(WorkerPool(loaded, model, workers))
+            _predict(loaded, pool, source, fmt, output_format, lines, token_column, encoding, batch_size, chunk,
+                     top_k, confidence, nbest or 0)
+    except WorkerDied as died:
+        err.print(f"seqtag: error: {died}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, lines: Optional[range], token_column: int,
+             encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int) -> None:
+    """Read, predict (here, or by the ``pool``'s workers on the same chunks) and write to stdout."""
     if loaded.task == "classify":
         from seqtag.predict import write_classified
 
-        if fmt in ("conll", "conllu"):
-            raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
         text_format = "text" if fmt in ("raw", "tokenized") else fmt
-        examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
-        results = loaded.predict_stream(examples, batch_size=batch_size, chunk=chunk)
-        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest or 0)
+        if lines is None:
+            examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
+        else:
+            from seqtag.sharding import shard_examples
+
+            read = functools.partial(loaded.read, input_format=text_format, encoding=encoding)
+            examples = shard_examples(read, source, text_format, fmt == "tokenized", loaded.data_config.max_tokens, lines)
+        if pool is None:
+            results = loaded.predict_stream(examples, batch_size=batch_size, chunk=chunk)
+        else:
+            results = pool.predict(examples, chunk, "predict_chunk", batch_size=batch_size)
+        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest)
         return
     from seqtag.predict import in_chunks, iter_input, write_details, write_tagged
 
-    if fmt not in ("raw", "tokenized", "conll", "conllu"):
-        raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
-    sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column)
+    sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
     if confidence or nbest:
-        details = functools.partial(loaded.predict_details, batch_size=batch_size, confidence=confidence, nbest=nbest or 0)
-        write_details(in_chunks(sentences, details, chunk), sys.stdout, loaded.data_scheme)
+        if pool is None:
+            details = functools.partial(loaded.predict_details, batch_size=batch_size, confidence=confidence, nbest=nbest)
+            results = in_chunks(sentences, details, chunk)
+        else:
+            results = pool.predict(sentences, chunk, "predict_details", batch_size=batch_size, confidence=confidence, nbest=nbest)
+        write_details(results, sys.stdout, loaded.data_scheme)
         return
-    tagged = loaded.predict_stream(sentences, batch_size=batch_size, chunk=chunk)
+    if pool is None:
+        tagged = loaded.predict_stream(sentences, batch_size=batch_size, chunk=chunk)
+    else:
+        tagged = pool.predict(sentences, chunk, "predict_chunk", batch_size=batch_size)
     write_tagged(tagged, sys.stdout, output_format.value, loaded.data_scheme)

@@ -30,12 +30,17 @@ Source = Union[str, os.PathLike, IO[str], IO[bytes]]
 STDIN_NAME = "<stdin>"
 
 
-def read_raw(source: Source, encoding: str = "utf-8", split_sentences: bool = True) -> Iterator[Sentence]:
+def read_raw(
+    source: Source, encoding: str = "utf-8", split_sentences: bool = True, *, lines: range | None = None
+) -> Iterator[Sentence]:
     """Tokenize raw text with syntok; yield sentences (or one sentence per line) with character offsets.
 
     ``source`` is a path, ``"-"`` for standard input, or an open text or binary stream (not closed here).
+    With ``lines``, only the lines whose 1-based number is in that range are tokenized and yielded, and
+    reading stops after its last line (``predict --shard``).
     """
-    for lineno, text in _read_lines(source, encoding):
+    numbered = _read_lines(source, encoding)
+    for lineno, text in numbered if lines is None else _lines_in(numbered, lines):
         sentences = _segment(text)
         if not split_sentences:
             sentences = [[tok for sent in sentences for tok in sent]]
@@ -49,9 +54,11 @@ def read_raw(source: Source, encoding: str = "utf-8", split_sentences: bool = Tr
             )
 
 
-def read_tokenized(source: Source, encoding: str = "utf-8") -> Iterator[Sentence]:
-    """Yield one sentence per line, tokens split on whitespace, with offsets into the line."""
-    for lineno, text in _read_lines(source, encoding):
+def read_tokenized(source: Source, encoding: str = "utf-8", *, lines: range | None = None) -> Iterator[Sentence]:
+    """Yield one sentence per line, tokens split on whitespace, with offsets into the line (``lines`` as
+    for :func:`read_raw`)."""
+    numbered = _read_lines(source, encoding)
+    for lineno, text in numbered if lines is None else _lines_in(numbered, lines):
         tokens = text.split()
         offsets = []
         pos = 0
@@ -61,6 +68,17 @@ def read_tokenized(source: Source, encoding: str = "utf-8") -> Iterator[Sentence
             pos = start + len(tok)
             offsets.append((start, pos))
         yield Sentence(tokens=tokens, line=lineno, offsets=offsets, text=text)
+
+
+def _lines_in(numbered: Iterator[tuple[int, str]], lines: range) -> Iterator[tuple[int, str]]:
+    """The numbered lines in ``lines``; stops without reading the line after its last one."""
+    for lineno, text in numbered:
+        if lineno >= lines.stop:  # only for an empty range: the first line was read, so a missing file is reported
+            return
+        if lineno >= lines.start:
+            yield lineno, text
+        if lineno >= lines.stop - 1:
+            return
 
 
 def _segment(text: str) -> list[list[tuple[int, int]]]:
