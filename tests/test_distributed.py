@@ -147,7 +147,7 @@ def test_nproc_inside_torchrun_is_an_input_error(data, tmp_path, monkeypatch):
     from seqtag.cli import app
 
     monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets for its workers
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("RANK", "0")
     result = CliRunner().invoke(app, ["train", "--train", str(data / "train.txt"), "--nproc", "2", "-o", str(tmp_path / "m.seqtag")])
     one_error_line(result, "--nproc", "already running under torchrun")
     assert not (tmp_path / "m.seqtag").exists()

@@ -20,7 +20,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"seqtag: error: {message}", markup=False, soft_wrap=True)
+    import os
+
+    # Under torchrun every rank meets the same bad input: rank 0 alone says so.
+    if os.environ.get("RANK", "0") in ("", "0"):
+        err.print(f"seqtag: error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

@@ -266,7 +266,6 @@ def _train_seeds(
 def launch_torchrun(nproc: int) -> int:
     """Re-run this command line under ``torchrun --standalone --nproc-per-node N``; its exit code."""
     import os
-    import subprocess
     import sys
 
     from seqtag.errors import InputError
@@ -282,9 +281,26 @@ def launch_torchrun(nproc: int) -> int:
     if not args or args[0] != "train":
         raise InputError("works from the command line (`seqtag train … --nproc N`); from Python, launch torchrun", "--nproc")
     # torchrun would set one thread per process and warn about it; share the cores out instead.
-    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc)), **os.environ}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "seqtag", *args]
-    return subprocess.call(command, env=env)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    import logging
+
+    # torchrun's own launcher, in this process: its failures become exit codes rather than tracebacks,
+    # and its log lines about them are left out (the rank that failed printed the reason).
+    for name in ("torch.distributed.elastic", "torch.distributed.run"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    launch = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "seqtag", *args])
+    try:
+        run(launch)
+    except ChildFailedError as failed:  # a rank failed and said why on stderr; the others were stopped
+        _, first = failed.get_first_failure()
+        return first.exitcode if first.exitcode and first.exitcode > 0 else 1
+    except SignalException as stopped:  # Ctrl-C: the ranks saved what they had and stopped together
+        return 128 + int(stopped.sigval)
+    return 0
 
 
 def seed_summary(runs: list[tuple[int, float | None]]) -> str:
