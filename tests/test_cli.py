@@ -264,19 +264,21 @@ def test_predict_in_a_real_process_keeps_stdout_clean(trained, tmp_path):
     assert record["tokens"] == ["John", "Smith", "flew", "to", "Berlin", "."]
 
 
-@pytest.mark.parametrize("command", ["evaluate", "predict"])
-def test_closed_stdout_pipe_ends_quietly(trained, tmp_path, command):
-    """`seqtag … | head -1`: no traceback, no message, exit 0."""
+@pytest.mark.parametrize("command, options", [
+    ("evaluate", []), ("predict", []), ("predict", ["--workers", "2", "--chunk", "50"]),
+])
+def test_closed_stdout_pipe_ends_quietly(trained, tmp_path, command, options):
+    """`seqtag … | head -1`: no traceback, no message, exit 0 (with --workers: no worker left behind)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
     source = write_file(tmp_path / "big.txt", RAW.read_text(encoding="utf-8") * 200)
     data = trained.test if command == "evaluate" else source
     proc = subprocess.Popen(
-        [sys.executable, "-m", "seqtag", command, str(trained.model), str(data)],
+        [sys.executable, "-m", "seqtag", command, str(trained.model), str(data), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     assert proc.stdout.readline()
     proc.stdout.close()
-    assert proc.wait(timeout=120) == 0
+    assert proc.wait(timeout=300) == 0
     assert proc.stderr.read() == b""
     proc.stderr.close()
 

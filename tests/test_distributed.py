@@ -163,3 +163,28 @@ def test_nproc_outside_the_command_line_is_an_input_error(data, tmp_path):
 
 def test_json_history_is_plain(single):
     json.dumps(history(single))  # the model file's history stays JSON (nothing rank-specific leaks in)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
+def test_ctrl_c_stops_every_rank_and_rank_0_saves_the_best_model(data, tmp_path):
+    """Ctrl-C reaches the whole process group (launcher and both ranks): the ranks stop at the same step,
+    rank 0 writes the checkpoint and the model, and the command exits 130 without a traceback."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "seqtag", "train", "--train", data / "train.txt", "--dev", data / "dev.txt",
+            "--nproc", "2", "-o", tmp_path / "model.seqtag", "--checkpoint-dir", tmp_path / "ck",
+            "--hidden", "8", "--epochs", "100000", "--patience", "100000"]
+    proc = subprocess.Popen([str(a) for a in args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "ck" / "checkpoint.pt").exists():  # an epoch has ended: both ranks are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "stopped by interrupted" in err and err.count("saved ") == 1
+    assert "Traceback" not in err and out == ""
+    assert (tmp_path / "model.seqtag").exists()

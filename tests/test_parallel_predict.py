@@ -192,21 +192,6 @@ def test_a_dying_worker_fails_cleanly(trained, conll_input, monkeypatch):
     assert result.stderr.splitlines() == ["seqtag: error: a --workers process ended abruptly (killed, or out of memory?)"]
 
 
-def test_workers_closed_stdout_pipe_ends_quietly(trained, tmp_path):
-    """`seqtag predict --workers 2 … | head -1`: exit 0, nothing on stderr, no worker left behind."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
-    source = write_file(tmp_path / "big.txt", RAW.read_text(encoding="utf-8") * 200)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "seqtag", "predict", str(trained.model), str(source), "--workers", "2", "--chunk", "50"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
-    assert proc.stdout.readline()
-    proc.stdout.close()
-    assert proc.wait(timeout=300) == 0
-    assert proc.stderr.read() == b""
-    proc.stderr.close()
-
-
 # ---------------------------------------------------------------------------- --shard
 
 
