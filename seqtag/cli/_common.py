@@ -19,11 +19,17 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str) -> NoReturn:
-    import os
+_errors_shown = True  # False in torchrun's ranks other than 0 (see silence_errors)
 
-    # Under torchrun every rank meets the same bad input: rank 0 alone says so.
-    if os.environ.get("RANK", "0") in ("", "0"):
+
+def silence_errors() -> None:
+    """In a distributed training rank other than 0: every rank meets the same bad input, rank 0 says so."""
+    global _errors_shown
+    _errors_shown = False
+
+
+def fail(message: str) -> NoReturn:
+    if _errors_shown:
         err.print(f"seqtag: error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(2)
 

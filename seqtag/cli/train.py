@@ -24,6 +24,7 @@ from seqtag.cli._common import (
     err,
     is_tty,
     reports_input_errors,
+    silence_errors,
 )
 
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
@@ -130,6 +131,8 @@ def train(
     from seqtag.distributed import launched
 
     cluster = launched()  # under torchrun: this process's rank
+    if not cluster.main:
+        silence_errors()
     if nproc > 1:
         if cluster.distributed:
             from seqtag.errors import InputError
