@@ -113,7 +113,7 @@ def assert_same_run(model: Path, reference: Path, epochs: int = 3) -> None:
     assert len(got) == len(expected) == epochs
     for mine, theirs in zip(got, expected):
         assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-3, abs=1e-4)
-        assert mine["dev"]["f1"] == pytest.approx(theirs["dev"]["f1"], abs=0.01)
+        assert mine["dev"]["score"] == pytest.approx(theirs["dev"]["score"], abs=0.01)
         assert mine["sentences"] == theirs["sentences"]  # every rank counts the global batch
 
 
@@ -188,3 +188,18 @@ def test_ctrl_c_stops_every_rank_and_rank_0_saves_the_best_model(data, tmp_path)
     assert "stopped by interrupted" in err and err.count("saved ") == 1
     assert "Traceback" not in err and out == ""
     assert (tmp_path / "model.seqtag").exists()
+
+
+def test_classifier_nproc_2_trains_like_one_process(tmp_path):
+    from seqtag.cli import app
+
+    cls = ROOT / "sample_data" / "cls"
+    args = ["train", "--train", cls / "train.tsv", "--dev", cls / "dev.tsv", "--epochs", "2", "--hidden", "16",
+            "--dropout", "0", "--seed", "1"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEQTAG_CACHE_DIR", str(tmp_path / "cache"))
+        single = CliRunner().invoke(app, [str(a) for a in [*args, "--threads", "1", "-o", tmp_path / "one.seqtag"]])
+    assert single.exit_code == 0, single.output
+    result = run([sys.executable, "-m", "seqtag", *args, "--nproc", "2", "-o", tmp_path / "two.seqtag"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_same_run(tmp_path / "two.seqtag", tmp_path / "one.seqtag", epochs=2)
