@@ -20,11 +20,10 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from seqtag.data.columns import _column, decode_error, open_lines
+from seqtag.data.columns import ColumnBlock, _column, column_blocks, decode_error, open_lines
 from seqtag.data.detect import detect_task
 from seqtag.data.schemes import convert as convert_tags
 from seqtag.data.schemes import detect_scheme, fits_scheme
@@ -110,16 +109,6 @@ def convert_file(
 # ---------------------------------------------------------------------------- column files
 
 
-@dataclass(slots=True)
-class _Block:
-    """A sentence (its split token rows), a blank line (no rows) or a ``-DOCSTART-`` line (one row)."""
-
-    line: int  # of the first row
-    rows: list[list[str]]
-    sep: str  # what the rows were split on: " " (any whitespace) or a tab
-    docstart: bool = False
-
-
 def convert_columns(
     source: str | Path,
     out: TextIO,
@@ -149,57 +138,14 @@ def convert_columns(
     with _passes(source, encoding, twice=detect) as reopen:
         if detect:
             with reopen() as (name, lines):
-                from_scheme = _detect(name, _column_blocks(name, lines, encoding), tag_column)
+                from_scheme = _detect(name, column_blocks(name, lines, encoding, separators=True), tag_column)
         with reopen() as (name, lines):
-            blocks = _column_blocks(name, lines, encoding)
+            blocks = column_blocks(name, lines, encoding, separators=True)
             recode = None if to_scheme is None else (from_scheme, to_scheme)
             _write_blocks(name, blocks, out, recode, tag_column, columns, separator)
 
 
-def _column_blocks(name: str, lines: Iterator[str], encoding: str) -> Iterator[_Block]:
-    """The sentences of a column file and the blank and ``-DOCSTART-`` lines around them, in order.
-
-    Rows are split as :func:`seqtag.data.columns.read_columns` splits them: on tabs when the first token
-    row holds one, else on whitespace; every token row must have as many columns as the first.
-    """
-    rows: list[list[str]] = []
-    first = lineno = 0
-    ncols = -1
-    sep = " "
-    found = False
-    try:
-        for lineno, line in enumerate(lines, 1):
-            row = line.rstrip().split("\t") if sep == "\t" else line.split()
-            if not row or row == [""] or row[0] == DOCSTART:
-                if rows:
-                    found = True
-                    yield _Block(first, rows, sep)
-                    rows = []
-                if row and row[0] == DOCSTART:
-                    yield _Block(lineno, [row], "\t" if "\t" in line.rstrip() else " ", docstart=True)
-                else:
-                    yield _Block(lineno, [], sep)
-                continue
-            if ncols < 0:
-                if "\t" in line.rstrip():
-                    sep = "\t"
-                    row = line.rstrip().split("\t")
-                ncols = len(row)
-            elif len(row) != ncols:
-                raise InputError(f"expected {ncols} columns, got {len(row)}", name, lineno)
-            if not rows:
-                first = lineno
-            rows.append(row)
-    except UnicodeDecodeError:
-        # Raised while fetching the line after the last one counted.
-        raise decode_error(name, lineno + 1, encoding) from None
-    if rows:
-        yield _Block(first, rows, sep)
-    elif not found:
-        raise InputError("no sentences found", name)
-
-
-def _detect(name: str, blocks: Iterator[_Block], tag_column: int) -> str:
+def _detect(name: str, blocks: Iterator[ColumnBlock], tag_column: int) -> str:
     """The scheme of the tag column over the whole file; plain tags cannot be converted."""
 
     def tag_sequences() -> Iterator[list[str]]:
@@ -222,7 +168,7 @@ def _detect(name: str, blocks: Iterator[_Block], tag_column: int) -> str:
 
 def _write_blocks(
     name: str,
-    blocks: Iterator[_Block],
+    blocks: Iterator[ColumnBlock],
     out: TextIO,
     recode: tuple[str, str] | None,
     tag_column: int,

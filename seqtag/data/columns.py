@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import chain, repeat
 from pathlib import Path
 from typing import IO, TextIO, Union
@@ -86,6 +87,67 @@ def _text_lines(stream: TextIO, name: str) -> Iterator[str]:
         raise InputError(f"not valid {err.encoding} text ({err.reason})", name) from None
 
 
+@dataclass(slots=True)
+class ColumnBlock:
+    """A sentence (its split token rows) or, when asked for, a blank line (no rows) or a ``-DOCSTART-``
+    line (one row)."""
+
+    line: int  # of the first row
+    rows: list[list[str]]
+    sep: str  # what the rows are split on: " " (runs of whitespace) or a tab
+    docstart: bool = False
+
+
+def column_blocks(name: str, lines: Iterator[str], encoding: str, separators: bool = False) -> Iterator[ColumnBlock]:
+    """The sentences of a column file's ``lines`` (from :func:`open_lines`) and, with ``separators``, the
+    blank and ``-DOCSTART-`` lines between them, in order.
+
+    Columns are split on runs of whitespace, or on tabs only when the first token row holds a tab (so
+    tokens may contain spaces). Every row must have as many columns as that first row. Blank or
+    whitespace-only lines end a sentence; ``-DOCSTART-`` lines also end one. A file without a sentence,
+    a row with another number of columns and undecodable bytes are InputErrors naming the line.
+    """
+    rows: list[list[str]] = []
+    first = 0  # line of the first row in ``rows``
+    split = str.split  # becomes _split_tabs if the first token row holds a tab
+    sep = " "
+    ncols = -1  # until the first token row fixes the layout
+    found = False
+    lineno = 0
+    try:
+        for lineno, line in enumerate(lines, 1):
+            row = split(line)
+            # Fast path: one split and two cheap tests per ordinary token row.
+            if len(row) != ncols or row[0] == "-DOCSTART-":
+                if not row or row == [""] or row[0] == "-DOCSTART-":  # blank ends a sentence
+                    if rows:
+                        found = True
+                        yield ColumnBlock(first, rows, sep)
+                        rows = []
+                    if separators:
+                        if row and row[0] == "-DOCSTART-":
+                            yield ColumnBlock(lineno, [row], "\t" if "\t" in line.rstrip() else " ", docstart=True)
+                        else:
+                            yield ColumnBlock(lineno, [], sep)
+                    continue
+                if ncols > 0:
+                    raise InputError(f"expected {ncols} columns, got {len(row)}", name, lineno)
+                if "\t" in line.rstrip():
+                    split, sep = _split_tabs, "\t"
+                    row = split(line)
+                ncols = len(row)
+            if not rows:
+                first = lineno
+            rows.append(row)
+    except UnicodeDecodeError:
+        # Raised while fetching the line after the last one counted.
+        raise decode_error(name, lineno + 1, encoding) from None
+    if rows:
+        yield ColumnBlock(first, rows, sep)
+    elif not found:
+        raise InputError("no sentences found", name)
+
+
 def read_columns(
     source: Source,
     token_column: int = 0,
@@ -93,51 +155,19 @@ def read_columns(
     encoding: str = "utf-8",
     with_tags: bool = True,
 ) -> Iterator[Sentence]:
-    """Stream the sentences of a column file.
+    """Stream the sentences of a column file (split as :func:`column_blocks` says).
 
-    Columns are split on runs of whitespace, or on tabs only when the first token row holds a tab (so
-    tokens may contain spaces). Every row must have as many columns as that first row. Blank or
-    whitespace-only lines end a sentence; ``-DOCSTART-`` lines are skipped and also end one. Column indexes
-    are 0-based and may be negative. With ``with_tags=False`` the tag column is ignored and ``tags`` is
-    None. Each sentence keeps its split rows in ``columns`` and the line of its first token in ``line``.
-    Errors surface while iterating, as :class:`InputError` with path and line.
+    ``-DOCSTART-`` lines are skipped. Column indexes are 0-based and may be negative. With
+    ``with_tags=False`` the tag column is ignored and ``tags`` is None. Each sentence keeps its split rows
+    in ``columns`` and the line of its first token in ``line``. Errors surface while iterating, as
+    :class:`InputError` with path and line.
     """
     with open_lines(source, encoding) as (name, lines):
-        rows: list[list[str]] = []
-        first = 0  # line of the first row in ``rows``
-        split = str.split  # becomes _split_tabs if the first token row holds a tab
-        ncols = -1  # until the first token row fixes the layout
-        tok = tag = 0
-        found = False
-        lineno = 0
-        try:
-            for lineno, line in enumerate(lines, 1):
-                row = split(line)
-                # Fast path: one split and two cheap tests per ordinary token row.
-                if len(row) != ncols or row[0] == "-DOCSTART-":
-                    if not row or row == [""] or row[0] == "-DOCSTART-":  # blank ends a sentence
-                        if rows:
-                            found = True
-                            yield _sentence(rows, first, tok, tag, with_tags)
-                            rows = []
-                        continue
-                    if ncols > 0:
-                        raise InputError(f"expected {ncols} columns, got {len(row)}", name, lineno)
-                    if "\t" in line.rstrip():
-                        split = _split_tabs
-                        row = split(line)
-                    ncols = len(row)
-                    tok, tag = _resolve_columns(ncols, token_column, tag_column, with_tags, name, lineno)
-                if not rows:
-                    first = lineno
-                rows.append(row)
-        except UnicodeDecodeError:
-            # Raised while fetching the line after the last one counted.
-            raise decode_error(name, lineno + 1, encoding) from None
-        if rows:
-            yield _sentence(rows, first, tok, tag, with_tags)
-        elif not found:
-            raise InputError("no sentences found", name)
+        tok = tag = -1  # resolved on the first sentence, when the number of columns is known
+        for block in column_blocks(name, lines, encoding):
+            if tok < 0:
+                tok, tag = _resolve_columns(len(block.rows[0]), token_column, tag_column, with_tags, name, block.line)
+            yield _sentence(block.rows, block.line, tok, tag, with_tags)
 
 
 def _split_tabs(line: str) -> list[str]:
