@@ -165,6 +165,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return body
 
 
+def _on_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it on the CPU (a no-op there), so a GPU run's checkpoint loads anywhere."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
+
+
 def seed_run(directory: Path | None, resume: bool, seed: int, seeds: int) -> dict[str, Any]:
     """``checkpoint_dir`` and ``resume`` for one run of a training over ``seeds`` seeds.
 
@@ -232,7 +243,7 @@ class CheckpointDir:
             self._prepare()
         body = {
             "format": FORMAT, "version": VERSION, "seqtag_version": __version__,
-            "fingerprint": self._fingerprint, "state": state,
+            "fingerprint": self._fingerprint, "state": _on_cpu(state),
         }
         try:
             with atomic_write(self.path) as handle:

@@ -168,3 +168,21 @@ def test_predict_on_cpu_device_tags_as_before(trained):
 def test_predict_workers_stay_on_the_cpu(trained):
     result = runner.invoke(app, ["predict", str(trained.model), str(trained.test), "--device", "cuda", "--workers", "2"])
     one_error_line(result, "--workers", "--device cpu")
+
+
+@CUDA
+def test_a_gpu_run_checkpoints_cpu_tensors_and_resumes_on_the_cpu(tmp_path):
+    from seqtag.checkpoint import read_checkpoint
+    from seqtag.tagger import train_tagger
+
+    data = write_conll(tmp_path / "two.txt", TWO)
+    config = TrainConfig(epochs=2, lr=0.02, batch_size=2, seed=3, threads=1)
+    train_tagger(data, None, None, DataConfig(), SMALL, config, checkpoint_dir=tmp_path / "ck",
+                 runtime=Runtime(device=torch.device("cuda")))
+    state = read_checkpoint(tmp_path / "ck" / "checkpoint.pt")["state"]
+    tensors = [*state["weights"].values(), *[v for s in state["optimizer"]["state"].values() for v in s.values()
+                                            if isinstance(v, torch.Tensor)]]
+    assert tensors and all(t.device.type == "cpu" for t in tensors)
+    resumed, history = train_tagger(data, None, None, DataConfig(), SMALL, TrainConfig(**{**config.__dict__, "epochs": 3}),
+                                    checkpoint_dir=tmp_path / "ck", resume=True)
+    assert len(history.epochs) == 3
