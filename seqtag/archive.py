@@ -62,17 +62,24 @@ def read_plain(path: Path, kind: str = "model") -> Any:
         raise InputError(f"not a seqtag {kind} file, or a truncated / corrupted one ({err.__class__.__name__})", path) from None
 
 
+def read_versioned(path: Path, kind: str, name: str, file_format: str, version: int) -> dict[str, Any]:
+    """:func:`read_plain` of a ``kind`` file (model or checkpoint), checked to be a dict of ``file_format``
+    no newer than ``version``; ``name`` is what the file is called in messages."""
+    body = read_plain(path, kind)
+    if not isinstance(body, dict) or body.get("format") != file_format:
+        raise InputError(f"not a seqtag {name}", path)
+    found = body.get("version")
+    if not isinstance(found, int) or found > version:
+        raise InputError(
+            f"{kind} format version {found} is newer than this seqtag reads (up to {version}); upgrade seqtag", path
+        )
+    return body
+
+
 def load_archive(path: str | Path) -> dict[str, Any]:
     """The model file's body, checked for format, version and the shape of its entries."""
     path = Path(path)
-    body = read_plain(path)
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise InputError("not a seqtag model file", path)
-    version = body.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise InputError(
-            f"model format version {version} is newer than this seqtag reads (up to {VERSION}); upgrade seqtag", path
-        )
+    body = read_versioned(path, "model", "model file", FORMAT, VERSION)
     for key in ("task", "config", "vocab", "state_dict"):
         if key not in body:
             raise InputError(f"model file lacks its {key!r} entry (corrupted?)", path)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from seqtag import __version__
-from seqtag.archive import read_plain
+from seqtag.archive import read_versioned
 from seqtag.config import as_dict
 from seqtag.errors import InputError
 from seqtag.fileio import atomic_write, stale_temporaries
@@ -144,14 +144,7 @@ def restore_rngs(saved: dict[str, Any]) -> None:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A checkpoint file's body, checked for format, version and the shape of its entries."""
     path = Path(path)
-    body = read_plain(path, "checkpoint")
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise InputError("not a seqtag checkpoint", path)
-    version = body.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise InputError(
-            f"checkpoint format version {version} is newer than this seqtag reads (up to {VERSION}); upgrade seqtag", path
-        )
+    body = read_versioned(path, "checkpoint", "checkpoint", FORMAT, VERSION)
     state = body.get("state")
     if not isinstance(body.get("fingerprint"), dict) or not isinstance(state, dict):
         raise InputError("checkpoint lacks its fingerprint or state (corrupted?)", path)
