@@ -18,7 +18,7 @@ from seqtag.batching import Batch, bucket_batches
 from seqtag.checkpoint import CheckpointDir, fingerprint
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.textcls import Example, read_examples
-from seqtag.distributed import main_first, predict_shared, shard
+from seqtag.distributed import main_first, predict_shared, rank_batches
 from seqtag.errors import InputError
 from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
@@ -152,13 +152,10 @@ def train_classifier(
 
     def batches(rng: random.Random) -> list[Batch]:
         groups = bucket_batches(lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None)
-        out = []
-        for group in groups:
-            mine, weight = shard(group, cluster)  # under torchrun: this rank's slice of the global batch
-            batch = classifier.collate([train_examples[i].tokens for i in mine], labels=[train_examples[i].label for i in mine])
-            batch.weight, batch.examples = weight, len(group)
-            out.append(batch)
-        return out
+        return rank_batches(  # under torchrun, this rank's slice of each global batch
+            groups, cluster,
+            lambda mine: classifier.collate([train_examples[i].tokens for i in mine], labels=[train_examples[i].label for i in mine]),
+        )
 
     def score_dev() -> dict[str, float]:
         from seqtag.metrics import classification_report

@@ -16,10 +16,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import distributed as dist
+
+if TYPE_CHECKING:
+    from seqtag.batching import Batch
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,6 +96,22 @@ def shard(batch: Sequence[T], cluster: Cluster, sizes: Sequence[int] | None = No
         return [batch[0]], 0.0
     sizes = sizes if sizes is not None else [1] * count
     return list(batch[begin:end]), cluster.world * sum(sizes[begin:end]) / sum(sizes)
+
+
+def rank_batches(
+    groups: Sequence[Sequence[int]], cluster: Cluster, collate: Callable[[list[int]], Batch],
+    sizes: Sequence[int] | None = None,
+) -> list[Batch]:
+    """This rank's batch of each global batch of example indices: ``collate`` of its :func:`shard`, with the
+    shard's loss ``weight`` and the global batch's size in ``examples``. ``sizes``: every example's token
+    count, for a loss that is a mean over tokens."""
+    out = []
+    for group in groups:
+        mine, weight = shard(group, cluster, [sizes[i] for i in group] if sizes is not None else None)
+        batch = collate(mine)
+        batch.weight, batch.examples = weight, len(group)
+        out.append(batch)
+    return out
 
 
 def predict_shared(predict: Callable[[list[T]], list[R]], items: Sequence[T], cluster: Cluster) -> list[R]:

@@ -20,7 +20,7 @@ from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.readers import read_sentences
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
 from seqtag.data.sentence import Sentence
-from seqtag.distributed import main_first, predict_shared, shard
+from seqtag.distributed import main_first, predict_shared, rank_batches
 from seqtag.errors import InputError
 from seqtag.inputs import build_inputs, run_meta
 from seqtag.model import PREDICT_BATCH, Model
@@ -278,14 +278,11 @@ def train_tagger(
         groups = bucket_batches(
             lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None
         )
-        out = []
-        for group in groups:
-            # Under torchrun: this rank's slice of the global batch; a softmax loss is a mean over tokens.
-            mine, weight = shard(group, cluster, [lengths[i] for i in group] if per_token else None)
-            batch = tagger.collate([token_lists[i] for i in mine], [train_tags[i] for i in mine])
-            batch.weight, batch.examples = weight, len(group)
-            out.append(batch)
-        return out
+        # Under torchrun, this rank's slice of each global batch; a softmax loss is a mean over tokens.
+        return rank_batches(
+            groups, cluster, lambda mine: tagger.collate([token_lists[i] for i in mine], [train_tags[i] for i in mine]),
+            lengths if per_token else None,
+        )
 
     def score_dev() -> dict[str, float]:
         from seqtag.metrics import tagging_report
