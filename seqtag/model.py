@@ -1,7 +1,8 @@
 """What taggers and classifiers share: vocabularies + network + configs, one model file, streaming."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,16 @@ M = TypeVar("M", bound="Model")
 def word_list(stored: str | list[str]) -> list[str]:
     """The word vocabulary as saved: a newline-joined string (or a plain list)."""
     return stored.split("\n") if isinstance(stored, str) else list(stored)
+
+
+def in_chunks(
+    items: Iterable[Any], predict: Callable[[list[Sequence[str]]], list[Any]], chunk: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, prediction)`` for items with ``.tokens``, in input order, ``predict`` called on the tokens
+    of ``chunk`` items at a time (so at most ``chunk`` items are held in memory)."""
+    iterator = iter(items)
+    while buffer := list(islice(iterator, chunk)):
+        yield from zip(buffer, predict([item.tokens for item in buffer]))
 
 
 class Model:
@@ -72,14 +83,7 @@ class Model:
         ``chunk`` items in memory (so a stream of any length runs in constant memory). Items are sorted
         by length within a chunk; 16k of them make nearly padding-free batches (34,530 CoNLL sentences:
         10.8 s with 16k against 13 s with 4k, for ≈ 60 MB more memory). Output starts after a chunk."""
-        buffer: list[Any] = []
-        for item in items:
-            buffer.append(item)
-            if len(buffer) >= chunk:
-                yield from zip(buffer, self.predict_chunk([x.tokens for x in buffer], batch_size))
-                buffer = []
-        if buffer:
-            yield from zip(buffer, self.predict_chunk([x.tokens for x in buffer], batch_size))
+        return in_chunks(items, lambda token_lists: self.predict_chunk(token_lists, batch_size), chunk)
 
     def archive_extra(self) -> dict[str, Any]:
         """Task-specific entries of the model file."""

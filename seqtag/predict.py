@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from seqtag.data.columns import write_columns
@@ -75,16 +74,6 @@ def write_tagged(tagged: Iterable[tuple[Sentence, list[str]]], out: TextIO, outp
             continue  # an empty raw line carries no tokens; CoNLL output has nothing to write for it
         sep = "\t" if any(" " in token for token in sentence.tokens) else " "
         write_columns(sentence, tags, out, sep)
-
-
-def in_chunks(
-    items: Iterable[Any], predict: Callable[[list[Sequence[str]]], list[Any]], chunk: int
-) -> Iterator[tuple[Any, Any]]:
-    """``(item, prediction)`` in input order, ``predict`` called on the tokens of ``chunk`` items at a time
-    (:meth:`seqtag.model.Model.predict_stream` for another prediction function)."""
-    iterator = iter(items)
-    while buffer := list(islice(iterator, chunk)):
-        yield from zip(buffer, predict([item.tokens for item in buffer]))
 
 
 def write_details(results: Iterable[tuple[Sentence, TagDetails]], out: TextIO, scheme: str) -> None:

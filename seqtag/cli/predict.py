@@ -96,6 +96,14 @@ def predict(
 def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, lines: Optional[range], token_column: int,
              encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int) -> None:
     """Read, predict (here, or by the ``pool``'s workers on the same chunks) and write to stdout."""
+    from seqtag.model import in_chunks
+
+    def predictions(items, method: str, **kwargs):
+        """(item, prediction) in input order from ``loaded.<method>``, chunk by chunk, here or in the pool."""
+        if pool is not None:
+            return pool.predict(items, chunk, method, **kwargs)
+        return in_chunks(items, functools.partial(getattr(loaded, method), **kwargs), chunk)
+
     if loaded.task == "classify":
         from seqtag.predict import write_classified
 
@@ -107,25 +115,15 @@ def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, line
 
             read = functools.partial(loaded.read, input_format=text_format, encoding=encoding)
             examples = shard_examples(read, source, text_format, fmt == "tokenized", loaded.data_config.max_tokens, lines)
-        if pool is None:
-            results = loaded.predict_stream(examples, batch_size=batch_size, chunk=chunk)
-        else:
-            results = pool.predict(examples, chunk, "predict_chunk", batch_size=batch_size)
+        results = predictions(examples, "predict_chunk", batch_size=batch_size)
         write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest)
         return
-    from seqtag.predict import in_chunks, iter_input, write_details, write_tagged
+    from seqtag.predict import iter_input, write_details, write_tagged
 
     sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
     if confidence or nbest:
-        if pool is None:
-            details = functools.partial(loaded.predict_details, batch_size=batch_size, confidence=confidence, nbest=nbest)
-            results = in_chunks(sentences, details, chunk)
-        else:
-            results = pool.predict(sentences, chunk, "predict_details", batch_size=batch_size, confidence=confidence, nbest=nbest)
+        results = predictions(sentences, "predict_details", batch_size=batch_size, confidence=confidence, nbest=nbest)
         write_details(results, sys.stdout, loaded.data_scheme)
         return
-    if pool is None:
-        tagged = loaded.predict_stream(sentences, batch_size=batch_size, chunk=chunk)
-    else:
-        tagged = pool.predict(sentences, chunk, "predict_chunk", batch_size=batch_size)
-    write_tagged(tagged, sys.stdout, output_format.value, loaded.data_scheme)
+    write_tagged(predictions(sentences, "predict_chunk", batch_size=batch_size), sys.stdout, output_format.value,
+                 loaded.data_scheme)
