@@ -12,7 +12,6 @@ import torch
 
 from seqtag.errors import InputError
 
-DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -47,7 +47,6 @@ def _no_buffer_sync() -> dict[str, bool]:
     return {"forward_sync_buffers": False} if "forward_sync_buffers" in names else {"broadcast_buffers": False}
 
 
-
 class TrainingError(Exception):
     """Training cannot go on (e.g. the loss became NaN); the message says why."""
 

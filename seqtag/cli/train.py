@@ -268,6 +268,7 @@ def _train_seeds(
 
 def launch_torchrun(nproc: int) -> int:
     """Re-run this command line under ``torchrun --standalone --nproc-per-node N``; its exit code."""
+    import logging
     import os
     import sys
 
@@ -288,8 +289,6 @@ def launch_torchrun(nproc: int) -> int:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
-
-    import logging
 
     # torchrun's own launcher, in this process: its failures become exit codes rather than tracebacks,
     # and its log lines about them are left out (the rank that failed printed the reason).
