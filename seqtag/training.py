@@ -191,7 +191,7 @@ def fit(
     torchrun every rank calls ``fit`` with its share of each batch (:func:`seqtag.distributed.shard`) and
     the network is wrapped in DistributedDataParallel here.
 
-    Ctrl-C stops after the current step (a second one at once) with the best weights so far and
+    Ctrl-C stops after the current step (a second one at once, in a single process) with the best weights so far and
     ``history.stopped == "interrupted"``. A NaN / infinite loss, gradient or weight raises
     :class:`TrainingError` before any checkpoint holds it.
     """
@@ -227,7 +227,7 @@ def fit(
         })
 
     every = config.checkpoint_every
-    with _deferred_interrupt() as interrupt:
+    with _deferred_interrupt(second_stops=not cluster.distributed) as interrupt:
         try:
             while not progress.done and progress.epoch <= config.epochs and not interrupt.requested:
                 shuffler.setstate(state.epoch_start)
@@ -377,17 +377,20 @@ class _Interrupt:
 
 
 @contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[_Interrupt]:
+def _deferred_interrupt(second_stops: bool = True) -> Iterator[_Interrupt]:
     """Turn the first Ctrl-C into a request the loop honours between steps, so the weights, optimizer
-    and checkpoint stay consistent; a second Ctrl-C raises KeyboardInterrupt at once. Only in the main
-    thread, and only over Python's default handler (an application's own handler is left alone)."""
+    and checkpoint stay consistent; a second Ctrl-C raises KeyboardInterrupt at once, unless not
+    ``second_stops``: under torchrun the launcher passes the terminal's Ctrl-C on to the ranks, so each
+    gets it twice, and a rank dying inside a collective would take the others down before rank 0 saves
+    (the launcher kills ranks that do not stop in time). Only in the main thread, and only over Python's
+    default handler (an application's own handler is left alone)."""
     interrupt = _Interrupt()
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield interrupt
         return
 
     def request(signum: int, frame: Any) -> None:
-        if interrupt.requested:
+        if interrupt.requested and second_stops:
             raise KeyboardInterrupt
         interrupt.requested = True
 
