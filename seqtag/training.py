@@ -96,12 +96,19 @@ class Progress:
     best_score: float | None = None  # best dev score so far (None before the first epoch ends)
     stalled: int = 0  # epochs since the best one
     done: bool = False  # stopped early: nothing is left to train
+    start_loss: float | None = None  # the run's first batch loss: divergence is measured against it
 
 
 _PROGRESS_TYPES = {
     "epoch": int, "step": int, "loss": (int, float), "seen": int, "seconds": (int, float), "lr": (int, float),
-    "best_score": (int, float, type(None)), "stalled": int, "done": bool,
+    "best_score": (int, float, type(None)), "stalled": int, "done": bool, "start_loss": (int, float, type(None)),
 }
+
+# A batch loss this many times the run's first one (or 1, if that was smaller) means training diverged.
+# Losses are means over sentences or tokens, so batches of other lengths stay within a small factor of
+# each other; an exploding run passes 1e4 within a step or two, whether or not it ever reaches inf / NaN
+# (which depends on the CPU's floating-point kernels).
+DIVERGENCE_FACTOR = 1e4
 
 
 class Callbacks:
@@ -277,8 +284,9 @@ def _step(
         loss = loss_of(batch).float() * getattr(batch, "weight", 1.0)
     # Every rank checks the same (averaged) number, so they all stop together.
     mean_loss = mean_over_ranks(loss.detach(), runtime.cluster)
-    if not torch.isfinite(mean_loss):
-        raise _diverged(f"the training loss became {mean_loss.item()}", _at(progress), checkpoints)
+    problem = divergence(mean_loss.item(), progress)
+    if problem:
+        raise _diverged(problem, _at(progress), checkpoints)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -296,6 +304,18 @@ def _step(
     else:
         optimizer.step()
     return mean_loss.item()
+
+
+def divergence(loss: float, progress: Progress) -> str:
+    """Why ``loss`` shows the run diverged ("" if it does not): not finite, or more than
+    :data:`DIVERGENCE_FACTOR` times the run's first batch loss (recorded in ``progress`` here)."""
+    if not math.isfinite(loss):
+        return f"the training loss became {loss}"
+    if progress.start_loss is None:
+        progress.start_loss = loss
+    elif loss > DIVERGENCE_FACTOR * max(progress.start_loss, 1.0):
+        return f"the training loss rose to {loss:.3g} from {progress.start_loss:.3g} at the start (it diverged)"
+    return ""
 
 
 def _end_epoch(
