@@ -25,7 +25,7 @@ from _shared import ROOT, SHARED, require_shared, seqtag, write_results  # noqa:
 sys.path.insert(0, str(ROOT))  # the corpus is read with seqtag's own readers, installed or not
 
 GLOVE = "vectors/glove.6B.50d.txt.gz"
-CORPUS = (  # relative to ../shared/data; formats as `seqtag.wordvectors.corpus.read_tokens` detects them
+CORPUS = (  # relative to ../shared/data; formats as `seqtag.vectors.corpus.read_tokens` detects them
     "ner/conll2003/train.txt",
     "pos/ud_ewt/en_ewt-ud-train.conllu",
     "cls/sst2/stsa.binary.train",
@@ -39,7 +39,7 @@ BENCHMARKS = {"wordsim": "vectors/wordsim353.tsv", "simlex": "vectors/simlex999.
 
 def build_corpus(path: Path) -> dict:
     """Write the corpus (tokens, one sentence per line); return its size per source."""
-    from seqtag.wordvectors.corpus import read_tokens
+    from seqtag.vectors.corpus import read_tokens
 
     sizes = {}
     with open(path, "w", encoding="utf-8") as out:

@@ -75,7 +75,7 @@ def main(argv: list[str]) -> None:
                              "ratio": startup / torch_import}
 
         glove = SHARED / "vectors" / "glove.6B.50d.txt.gz"
-        load = "from seqtag.embeddings import load_vectors; import sys; load_vectors(sys.argv[1])"
+        load = "from seqtag.vectors.pretrained import load_vectors; import sys; load_vectors(sys.argv[1])"
         first = timed([PY, "-c", load, str(glove)])  # converts once (or hits an existing cache)
         second = min(timed([PY, "-c", load, str(glove)]) for _ in range(3))
         result["glove_load"] = {"first_seconds": first, "second_seconds": second}

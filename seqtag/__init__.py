@@ -1,28 +1,47 @@
-"""seqtag: neural sequence labelling and text classification from the command line or Python.
+"""seqtag: neural sequence labelling and text classification from the command line, Python or HTTP.
 
-The package import is deliberately light (no torch) so the CLI starts fast; heavy modules load on use.
+>>> import seqtag
+>>> tagger = seqtag.load("ner.seqtag")          # doctest: +SKIP
+>>> doc = tagger("John Smith lives in Berlin.")  # doctest: +SKIP
+>>> [(span.text, span.label) for span in doc.spans]  # doctest: +SKIP
+[('John Smith', 'PER'), ('Berlin', 'LOC')]
+
+The package import is light (no torch) so the command line starts fast; everything loads on first use.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["__version__", "load_model"]
+from seqtag._version import __version__
+
+__all__ = [
+    "__version__", "load", "load_model", "train", "evaluate",
+    "Tagger", "Classifier", "Doc", "Span", "Classification", "TrainResult", "Evaluation",
+]
+
+# public name -> module that defines it; imported when first asked for (PEP 562).
+_LAZY = {
+    "load": "seqtag.tasks",
+    "load_model": "seqtag.tasks",
+    "train": "seqtag.training.train",
+    "TrainResult": "seqtag.training.train",
+    "evaluate": "seqtag.evaluation.evaluate",
+    "Evaluation": "seqtag.evaluation.evaluate",
+    "Tagger": "seqtag.tasks.tagging",
+    "Classifier": "seqtag.tasks.classification",
+    "Doc": "seqtag.data.records",
+    "Span": "seqtag.data.records",
+    "Classification": "seqtag.data.records",
+}
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a ``.seqtag`` file as a :class:`seqtag.tagger.Tagger` (or classifier, by the file's task)."""
-    from seqtag.archive import load_archive
-    from seqtag.errors import InputError
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'seqtag' has no attribute {name!r}")
+    import importlib
 
-    body = load_archive(path)
-    if body["task"] == "tag":
-        from seqtag.tagger import Tagger
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
-        return Tagger.from_archive(body, path)
-    if body["task"] == "classify":
-        from seqtag.classifier import Classifier
 
-        return Classifier.from_archive(body, path)
-    raise InputError(f"unknown model task {body['task']!r}", path)
+def __dir__() -> list[str]:
+    return sorted(__all__)

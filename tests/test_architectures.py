@@ -11,12 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import NER, SAMPLE, write_conll, write_file
-from seqtag.batching import Collator
+from seqtag.data.batching import Collator
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.models.classifier import ClassifierNet
 from seqtag.models.encoders import StackedRNN, TokenEncoder
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.data.vocab import Vocab, WordVocab
 
 SMALL = dict(word_dim=8, char_dim=4, char_hidden=6, hidden=12, dropout=0.0)
 WORDS = ["<pad>", "<unk>", "the", "cat", "sat", "on", "a", "mat", "dog", "ran", "home", "."]
@@ -64,7 +64,7 @@ def tiny_encoder(**settings) -> tuple[TokenEncoder, Collator]:
 
 def train_two(tmp_path: Path, epochs: int = 80, **settings):
     """A tagger trained on the two sentences of TWO (no dev: the last epoch is kept)."""
-    from seqtag.tagger import train_tagger
+    from seqtag.tasks.tagging import train_tagger
 
     data = write_conll(tmp_path / "two.txt", TWO)
     config = ModelConfig(**{**SMALL, **settings})
@@ -162,7 +162,7 @@ def test_overfits_two_sentences(tmp_path, settings):
 def test_window_model_round_trip(tmp_path):
     from seqtag import load_model
     from seqtag.archive import load_archive
-    from seqtag.model_info import describe
+    from seqtag.tools.info import describe
 
     tagger = train_two(tmp_path, epochs=3, encoder="window", window=2)
     path = tmp_path / "window.seqtag"
@@ -235,7 +235,7 @@ def long_data(tmp_path_factory) -> Path:
 
 
 def test_gradient_norms_align_by_distance_and_ignore_padding():
-    from seqtag.diagnose import gradient_norms
+    from seqtag.tools.diagnose import gradient_norms
 
     encoder, collate = tiny_encoder(cell="gru", bidirectional=True, layers=2)
     short = ["the", "cat", "sat", "on", "a", "mat"]

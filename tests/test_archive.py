@@ -10,7 +10,7 @@ import seqtag
 from conftest import RAW
 from seqtag.archive import FORMAT, VERSION, load_archive, save_archive
 from seqtag.errors import InputError
-from seqtag.tagger import Tagger
+from seqtag.tasks.tagging import Tagger
 
 SENTENCES = [
     ["John", "Smith", "flew", "to", "Berlin", "."],
@@ -74,7 +74,7 @@ def test_resaving_is_stable(tagger, saved, tmp_path):
 
 
 def test_session_model_round_trip_from_the_cli_file(trained, tagger):
-    from seqtag.data.rawtext import read_raw
+    from seqtag.formats.text import read_raw
 
     tokens = [s.tokens for s in read_raw(RAW)]
     assert seqtag.load_model(trained.model).predict(tokens) == tagger.predict(tokens)

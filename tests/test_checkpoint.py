@@ -22,13 +22,13 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import ROOT, sample_slice
-from seqtag.checkpoint import FILE_NAME, CheckpointDir, read_checkpoint
+from seqtag.training.checkpoint import FILE_NAME, CheckpointDir, read_checkpoint
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.errors import InputError
 from seqtag.fileio import stale_temporaries
-from seqtag.tagger import train_tagger
-from seqtag.training import Callbacks, TrainingError, fit
+from seqtag.tasks.tagging import train_tagger
+from seqtag.training.loop import Callbacks, TrainingError, fit
 
 # 40 sentences in batches of 4: 10 steps per epoch, 3 epochs; small enough for about a second per run.
 TRAIN_OPTIONS = ["--hidden", "8", "--word-dim", "16", "--epochs", "3",
@@ -83,7 +83,7 @@ def reference(data, tmp_path_factory) -> dict:
 def assert_same_run(body: dict, reference: dict, data: pathlib.Path, scratch: pathlib.Path) -> None:
     """Identical weights, dev predictions and per-epoch history (wall-clock times aside)."""
     import seqtag
-    from seqtag.data.readers import read_sentences
+    from seqtag.formats.readers import read_sentences
 
     assert body["state_dict"].keys() == reference["state_dict"].keys()
     for name, tensor in reference["state_dict"].items():

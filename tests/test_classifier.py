@@ -9,12 +9,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from seqtag.batching import Collator
-from seqtag.classifier import Classifier, train_classifier
+from seqtag.data.batching import Collator
+from seqtag.tasks.classification import Classifier, train_classifier
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.models.classifier import POOLINGS, ClassifierNet
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.data.vocab import Vocab, WordVocab
 
 POSITIVE = ["great", "superb", "lovely", "moving", "brilliant"]
 NEGATIVE = ["awful", "dull", "boring", "clumsy", "tedious"]

@@ -577,7 +577,7 @@ def test_training_that_diverges_is_an_error_not_a_traceback(tmp_path, tiny_train
     ([0.01, 5.0, 1e4 + 1], "rose to"),  # a first loss below 1 is measured against 1
 ])
 def test_divergence_is_judged_on_the_loss_sequence_alone(losses, problem):
-    from seqtag.training import Progress, divergence
+    from seqtag.training.loop import Progress, divergence
 
     progress = Progress()
     found = [divergence(loss, progress) for loss in losses]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.data.columns import read_columns, write_columns
+from seqtag.formats.columns import read_columns, write_columns
 from seqtag.data.sentence import Sentence
 from seqtag.errors import InputError
 

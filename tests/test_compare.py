@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from conftest import one_error_line, write_conll, write_file
 from seqtag.cli import app
-from seqtag.error_analysis import sentence_errors
-from seqtag.metrics import example_counts, sentence_counts
-from seqtag.significance import accuracy, approximate_randomization, compare, f1, macro_f1, paired_bootstrap
+from seqtag.evaluation.errors import sentence_errors
+from seqtag.evaluation.metrics import example_counts, sentence_counts
+from seqtag.evaluation.significance import accuracy, approximate_randomization, compare, f1, macro_f1, paired_bootstrap
 from test_confidence import random_tagger
 
 runner = CliRunner()

@@ -14,8 +14,8 @@ from conftest import RAW
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.schemes import convert, spans
-from seqtag.tagger import Tagger, build_net, label_set
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.tasks.tagging import Tagger, build_net, label_set
+from seqtag.data.vocab import Vocab, WordVocab
 from test_crf import enumerate_paths, logsumexp, make_case, random_constraints
 
 runner = CliRunner()
@@ -185,7 +185,7 @@ def test_cli_confidence_and_nbest_jsonl(trained):
 
 
 def test_cli_classifier_confidence_and_nbest(tmp_path):
-    from seqtag.classifier import Classifier, build_net as build_classifier
+    from seqtag.tasks.classification import Classifier, build_net as build_classifier
 
     words = WordVocab(["<pad>", "<unk>", *WORDS])
     labels = Vocab(["neg", "neutral", "pos"])

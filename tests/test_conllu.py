@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.data.conllu import read_conllu
+from seqtag.formats.conllu import read_conllu
 from seqtag.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from conftest import NER, SAMPLE, conll_sentences, conll_text, write_file
 from seqtag.cli import app
-from seqtag.convert import convert_columns, convert_examples
-from seqtag.data.columns import read_columns
-from seqtag.data.conllu import read_conllu
+from seqtag.tools.convert import convert_columns, convert_examples
+from seqtag.formats.columns import read_columns
+from seqtag.formats.conllu import read_conllu
 from seqtag.data.schemes import convert as convert_tags
-from seqtag.data.textcls import WRITE_FORMATS, read_examples
+from seqtag.formats.classification import WRITE_FORMATS, read_examples
 from seqtag.errors import InputError
 
 runner = CliRunner()

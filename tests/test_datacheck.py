@@ -1,4 +1,4 @@
-"""`seqtag data check`: the findings of seqtag.datacheck on crafted data, the report's exit codes, its table and
+"""`seqtag data check`: the findings of seqtag.tools.datacheck on crafted data, the report's exit codes, its table and
 JSON forms, and which problems are errors (exit 1), warnings (exit 0) or usage errors (exit 2)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import NER, SAMPLE, VECTORS, conll_sentences, write_file
 from seqtag.cli import app
-from seqtag.datacheck import Finding, check_data
+from seqtag.tools.datacheck import Finding, check_data
 from seqtag.errors import InputError
 
 runner = CliRunner()

@@ -9,13 +9,13 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import one_error_line, write_conll
-from seqtag.batching import Collator
+from seqtag.data.batching import Collator
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
-from seqtag.devices import resolve_device
+from seqtag.training.devices import resolve_device
 from seqtag.errors import InputError
-from seqtag.training import Runtime
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.training.loop import Runtime
+from seqtag.data.vocab import Vocab, WordVocab
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch.cuda.is_available() is False)")
 SMALL = ModelConfig(word_dim=8, char_dim=4, char_hidden=6, hidden=12, dropout=0.0)
@@ -27,7 +27,7 @@ runner = CliRunner()
 
 
 def train_two(tmp_path: Path, model: ModelConfig = SMALL, runtime: Runtime = Runtime(), epochs: int = 60):
-    from seqtag.tagger import train_tagger
+    from seqtag.tasks.tagging import train_tagger
 
     data = write_conll(tmp_path / "two.txt", TWO)
     config = TrainConfig(epochs=epochs, lr=0.02, batch_size=2, seed=3, threads=1)
@@ -172,8 +172,8 @@ def test_predict_workers_stay_on_the_cpu(trained):
 
 @CUDA
 def test_a_gpu_run_checkpoints_cpu_tensors_and_resumes_on_the_cpu(tmp_path):
-    from seqtag.checkpoint import read_checkpoint
-    from seqtag.tagger import train_tagger
+    from seqtag.training.checkpoint import read_checkpoint
+    from seqtag.tasks.tagging import train_tagger
 
     data = write_conll(tmp_path / "two.txt", TWO)
     config = TrainConfig(epochs=2, lr=0.02, batch_size=2, seed=3, threads=1)

@@ -13,11 +13,11 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import ROOT, sample_slice
-from seqtag.batching import Collator
+from seqtag.data.batching import Collator
 from seqtag.config import ModelConfig
-from seqtag.distributed import SINGLE, Cluster, predict_shared, shard
+from seqtag.training.distributed import SINGLE, Cluster, predict_shared, shard
 from seqtag.models.tagger import TaggerNet
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.data.vocab import Vocab, WordVocab
 
 # dropout 0: the ranks draw their own dropout masks, so only without dropout can a 2-process run be
 # compared with a single-process one number for number.

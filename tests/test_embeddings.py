@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import VECTORS, write_file
-from seqtag import embeddings
-from seqtag.embeddings import Vectors, build_embedding_table, load_vectors
+from seqtag.vectors import pretrained as embeddings
+from seqtag.vectors.pretrained import Vectors, build_embedding_table, load_vectors
 from seqtag.errors import InputError
-from seqtag.vocab import PAD, UNK, WordVocab
+from seqtag.data.vocab import PAD, UNK, WordVocab
 
 WORDS = ["the", "paris", "berlin", "0000", "of"]
 MATRIX = np.array(

@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqtag.archive import load_archive
-from seqtag.checkpoint import read_checkpoint
+from seqtag.training.checkpoint import read_checkpoint
 from seqtag.config import read_toml
-from seqtag.data.columns import read_columns
-from seqtag.data.conllu import read_conllu
-from seqtag.data.detect import detect_task
-from seqtag.data.rawtext import read_raw, read_tokenized
-from seqtag.data.textcls import read_examples
-from seqtag.embeddings import load_vectors
+from seqtag.formats.columns import read_columns
+from seqtag.formats.conllu import read_conllu
+from seqtag.formats.detect import detect_task
+from seqtag.formats.text import read_raw, read_tokenized
+from seqtag.formats.classification import read_examples
+from seqtag.vectors.pretrained import load_vectors
 from seqtag.errors import InputError
 
 EXAMPLES = 150  # per reader; the whole file stays well under 30 s on 2 cores

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import NER, conll_sentences, write_conll
-from seqtag.classifier import train_classifier
+from seqtag.tasks.classification import train_classifier
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
-from seqtag.tagger import train_tagger
+from seqtag.tasks.tagging import train_tagger
 
 LONG = 5000
 PATTERN = [("John", "B-PER"), ("Smith", "I-PER"), ("visited", "O"), ("Berlin", "B-LOC"), ("and", "O"), ("then", "O")]

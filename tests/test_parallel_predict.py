@@ -171,7 +171,7 @@ def test_workers_report_input_errors(trained, tmp_path):
 def test_a_worker_error_is_one_error_line(trained, conll_input, monkeypatch):
     """An InputError raised in a worker (forked with this patch) reaches the user like any other."""
     from seqtag.errors import InputError
-    from seqtag.tagger import Tagger
+    from seqtag.tasks.tagging import Tagger
 
     def fail(self, token_lists, batch_size=256):
         raise InputError("cannot tag this", "somewhere.txt", 7)
@@ -183,7 +183,7 @@ def test_a_worker_error_is_one_error_line(trained, conll_input, monkeypatch):
 
 def test_a_dying_worker_fails_cleanly(trained, conll_input, monkeypatch):
     """A worker killed mid-run (here it exits) ends the command with one error line, not a hang."""
-    from seqtag.tagger import Tagger
+    from seqtag.tasks.tagging import Tagger
 
     monkeypatch.setattr(Tagger, "predict_chunk", lambda self, token_lists, batch_size=256: os._exit(9))
     result = run("predict", trained.model, conll_input, "--input-format", "conll", "--chunk", "10", "--workers", "2")
@@ -286,7 +286,7 @@ def test_spawned_workers_load_the_model_themselves(trained, tagger, tmp_path):
     """macOS and Windows spawn the workers: each loads the model file, and a failure to load reaches the caller."""
     from seqtag.data.sentence import Sentence
     from seqtag.errors import InputError
-    from seqtag.parallel import WorkerPool
+    from seqtag.inference.workers import WorkerPool
 
     sentences = [Sentence([row[0] for row in s]) for s in SENTENCES[:40]]
     expected = list(tagger.predict_stream(sentences, batch_size=256, chunk=10))

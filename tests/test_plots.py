@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import ROOT, one_error_line, sample_slice, write_conll, write_file
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
-from seqtag.vocab import Vocab, WordVocab
+from seqtag.data.vocab import Vocab, WordVocab
 from test_confidence import random_tagger
 
 runner = CliRunner()
@@ -72,7 +72,7 @@ def test_evaluate_plot_tagger(trained, tmp_path):
 
 
 def test_evaluate_plot_classifier(tmp_path):
-    from seqtag.classifier import Classifier, build_net
+    from seqtag.tasks.classification import Classifier, build_net
 
     words = WordVocab(["<pad>", "<unk>", "good", "bad", "film"])
     labels = Vocab(["neg", "pos"])
@@ -89,13 +89,13 @@ def test_evaluate_plot_classifier(tmp_path):
 
 
 def test_matplotlib_is_imported_only_for_pictures():
-    code = "import sys, seqtag.cli, seqtag.evaluation, seqtag.predict; assert 'matplotlib' not in sys.modules"
+    code = "import sys, seqtag.cli, seqtag.evaluation.evaluate, seqtag.formats.writers; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 @pytest.mark.parametrize("epochs", [1, 3])
 def test_history_png_with_and_without_dev_scores(tmp_path, epochs):
-    from seqtag.plots import history_png
+    from seqtag.evaluation.plots import history_png
 
     history = [{"epoch": e, "loss": 1.0 / e, "dev": {}, "seconds": 1.0, "lr": 0.01, "best": True} for e in range(1, epochs + 1)]
     history_png(history, tmp_path / "h.png", "run")

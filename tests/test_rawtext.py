@@ -1,4 +1,4 @@
-"""Tests for seqtag.data.rawtext (raw and pre-tokenized text readers) and the sample data generator."""
+"""Tests for seqtag.formats.text (raw and pre-tokenized text readers) and the sample data generator."""
 from __future__ import annotations
 
 import io
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.data import rawtext
-from seqtag.data.rawtext import read_raw, read_tokenized
+from seqtag.formats import text as rawtext
+from seqtag.formats.text import read_raw, read_tokenized
 from seqtag.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent

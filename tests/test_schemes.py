@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 
-from seqtag.data.columns import read_columns
+from seqtag.formats.columns import read_columns
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, normalize_scheme, spans
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.data.textcls import FORMATS, Example, detect_format, read_examples
+from seqtag.formats.classification import FORMATS, Example, detect_format, read_examples
 from seqtag.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

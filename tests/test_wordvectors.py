@@ -1,4 +1,4 @@
-"""`seqtag embeddings …` and seqtag.wordvectors: training on small generated corpora, every command through
+"""`seqtag embeddings …` and seqtag.vectors: training on small generated corpora, every command through
 CliRunner, the evaluation figures against scipy / gensim, PNG output, and one-line errors with exit 2."""
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def conll(folder) -> Path:
 
 
 def test_planted_pairs_are_nearest_neighbours(planted):
-    from seqtag.wordvectors.query import neighbors
+    from seqtag.vectors.query import neighbors
 
     words = [w for pair in PAIRS for w in pair]
     nearest = {r["word"]: r["neighbors"][0][0] for r in neighbors(planted, words, top=1)}
@@ -141,7 +141,7 @@ def test_words_that_look_like_rich_markup_print_as_they_are(tmp_path):
 
 
 def test_one_worker_with_a_seed_gives_the_same_vectors(folder):
-    from seqtag.wordvectors.train import train_vectors
+    from seqtag.vectors.train import train_vectors
 
     corpus = planted_corpus(folder / "again.txt")
     first, second = (
@@ -181,7 +181,7 @@ def test_fasttext_gives_unseen_words_vectors_and_word2vec_refuses_them(folder, p
 def test_every_output_format_reads_back_through_seqtag_embeddings(folder, conll, name):
     from gensim.models import KeyedVectors
 
-    from seqtag.embeddings import load_vectors
+    from seqtag.vectors.pretrained import load_vectors
 
     output = folder / name
     ok(run("train", conll, "--input-format", "conll", "-o", output, "--dim", "8", "--min-count", "2", "--workers", "1"))
@@ -213,7 +213,7 @@ def test_trained_vectors_load_in_seqtag_train(folder, conll, fasttext):
 
 
 def test_corpus_formats_share_seqtag_readers(tmp_path):
-    from seqtag.wordvectors.corpus import Corpus, read_tokens
+    from seqtag.vectors.corpus import Corpus, read_tokens
 
     raw = write_file(tmp_path / "raw.txt", "The dog barked. It ran away!\n\nA cat.\n")
     assert list(read_tokens(raw, "raw")) == [["The", "dog", "barked", "."], ["It", "ran", "away", "!"], ["A", "cat", "."]]
@@ -265,8 +265,8 @@ def test_analogy_answers_king_minus_man_plus_woman(tiny):
 
 @pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # inside gensim's cosmul
 def test_analogy_matches_gensim(tiny):
-    from seqtag.wordvectors.query import analogy
-    from seqtag.wordvectors.store import load_keyed
+    from seqtag.vectors.query import analogy
+    from seqtag.vectors.store import load_keyed
 
     kv = load_keyed(tiny, cache=False)
     ours = analogy(kv, "apple", "pear", "man", top=4, method="3cosmul")["answers"]
@@ -314,7 +314,7 @@ def test_evaluate_word_pairs_spearman_equals_scipy(tiny, tmp_path):
     assert wordsim["spearman"] == pytest.approx(expected, abs=1e-6) == simlex["spearman"]
     assert (wordsim["pairs"], wordsim["evaluated"], wordsim["oov_ratio"]) == (6, 5, pytest.approx(1 / 6))
     assert (simlex["pairs"], simlex["oov_ratio"]) == (5, 0.0)
-    from seqtag.wordvectors.evaluate import read_pairs
+    from seqtag.vectors.evaluate import read_pairs
 
     assert read_pairs(csv) == read_pairs(original) == [(a, b, float(s)) for a, b, s in PAIR_ROWS]
 
@@ -355,7 +355,7 @@ def test_evaluate_errors(tiny, tmp_path):
 
 @needs_shared
 def test_the_shared_evaluation_files_parse(tiny):
-    from seqtag.wordvectors.evaluate import count_questions, read_pairs
+    from seqtag.vectors.evaluate import count_questions, read_pairs
 
     assert len(read_pairs(SHARED / "wordsim353.tsv")) == 353
     assert len(read_pairs(SHARED / "simlex999.txt")) == 999
@@ -390,7 +390,7 @@ def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path):
 def test_plot_top_words(planted, tmp_path):
     from gensim.models import KeyedVectors
 
-    from seqtag.wordvectors.plot import tsne_plot
+    from seqtag.vectors.plot import tsne_plot
 
     result = tsne_plot(planted, tmp_path / "top.png", top=10, seed=2)
     assert [w for w, _, _ in result["words"]] == KeyedVectors.load(str(planted)).index_to_key[:10]

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from seqtag.config import CHOICES
 from seqtag.errors import InputError
-from seqtag.metrics import MODES
+from seqtag.evaluation.metrics import MODES
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -11,8 +11,8 @@ from typing import Annotated, Optional, TextIO
 import typer
 
 from seqtag.cli._common import DataFormat, _choices, reports_input_errors
-from seqtag.convert import SEPARATORS, TAG_SCHEMES
-from seqtag.data.textcls import WRITE_FORMATS
+from seqtag.tools.convert import SEPARATORS, TAG_SCHEMES
+from seqtag.formats.classification import WRITE_FORMATS
 from seqtag.errors import InputError
 
 ToScheme = _choices("ToScheme", TAG_SCHEMES)
@@ -39,7 +39,7 @@ def convert(
 ) -> None:
     """Convert data files: IOB1 / IOB2 / BIOES tags, column selection and order, CoNLL-U to columns,
     classification formats into one another. Streams: a file of any size takes little memory."""
-    from seqtag.convert import convert_file
+    from seqtag.tools.convert import convert_file
 
     with _destination(output) as out:
         convert_file(

@@ -1,4 +1,4 @@
-"""`seqtag data check`: render the data report of :func:`seqtag.datacheck.check_data`."""
+"""`seqtag data check`: render the data report of :func:`seqtag.tools.datacheck.check_data`."""
 from __future__ import annotations
 
 import io
@@ -40,7 +40,7 @@ def check(
     """Counts, length distribution, label set and scheme, invalid tag sequences, duplicates, train/dev
     overlap and embedding coverage. Exit status 1 when something would break training (✖ lines)."""
     from seqtag.config import build_configs, check_value, read_toml
-    from seqtag.datacheck import check_data
+    from seqtag.tools.datacheck import check_data
 
     settings: dict[str, Any] = read_toml(config) if config is not None else {}
     given = dict(task=task, input_format=input_format, token_column=token_column, tag_column=tag_column,

@@ -66,7 +66,7 @@ def gradients(
         curves, title = _model_curves(Path(source), data, min_length, sentences)
     count = curves[0].sentences
     if plot is not None:
-        from seqtag.diagnose import plot_curves
+        from seqtag.tools.diagnose import plot_curves
 
         try:
             plot_curves(curves, plot, f"{title}; {data.name}, {count} sentences of ≥ {min_length} tokens")
@@ -94,7 +94,7 @@ def gradients(
 
 
 def _selected(data: Path, data_config: Any, task: str, min_length: int, limit: int) -> list[list[str]]:
-    from seqtag.diagnose import long_sentences, read_token_lists
+    from seqtag.tools.diagnose import long_sentences, read_token_lists
     from seqtag.errors import InputError
 
     found = long_sentences(read_token_lists(data, data_config, task), min_length, limit)
@@ -105,8 +105,8 @@ def _selected(data: Path, data_config: Any, task: str, min_length: int, limit: i
 
 def _model_curves(source: Path, data: Path, min_length: int, limit: int) -> tuple[list[Any], str]:
     """The one curve of a trained model, and a title."""
-    from seqtag import load_model
-    from seqtag.diagnose import cell_label, gradient_curve
+    from seqtag.tasks import load_model
+    from seqtag.tools.diagnose import cell_label, gradient_curve
 
     model = load_model(source)
     found = _selected(data, model.data_config, model.task, min_length, limit)
@@ -117,15 +117,15 @@ def _model_curves(source: Path, data: Path, min_length: int, limit: int) -> tupl
 def _fresh_curves(settings: dict[str, Any], data: Path, cells: list[str], embeddings: Path | None,
                   min_length: int, limit: int, cache: bool) -> tuple[list[Any], str]:
     """One curve per cell (or the config's own) of untrained networks sharing vocabularies and seed, and a title."""
-    from seqtag.batching import Collator
+    from seqtag.data.batching import Collator
     from seqtag.config import build_configs
-    from seqtag.diagnose import cell_label, fresh_encoder, gradient_curve
-    from seqtag.inputs import build_inputs
+    from seqtag.tools.diagnose import cell_label, fresh_encoder, gradient_curve
+    from seqtag.data.inputs import build_inputs
 
     data_config, model_config, train_config = build_configs(settings)
     task = model_config.task
     if task == "auto":
-        from seqtag.data.detect import detect_task
+        from seqtag.formats.detect import detect_task
 
         task = detect_task(data)
     found = _selected(data, data_config, task, min_length, limit)

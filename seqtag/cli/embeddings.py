@@ -1,6 +1,6 @@
 """`seqtag embeddings …`: train word vectors with gensim, query, evaluate and plot them, measure coverage.
 
-Each command is a thin layer over :mod:`seqtag.wordvectors`; results go to stdout (a table, or JSON with
+Each command is a thin layer over :mod:`seqtag.vectors`; results go to stdout (a table, or JSON with
 ``--format json``), progress and notes to stderr.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typer
 from seqtag.cli._common import (
     InputFormat, OutputFormat, _choices, err, fail, is_tty, reports_input_errors, stdout_console,
 )
-from seqtag.wordvectors import ALGORITHMS, METHODS, OUTPUT_FORMATS
+from seqtag.vectors import ALGORITHMS, METHODS, OUTPUT_FORMATS
 
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
 VECTORS_HELP = "Word vectors: gensim .kv, word2vec .bin / text, GloVe, fastText .vec, .gz."
@@ -120,8 +120,8 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
     """Train word2vec or fastText vectors (gensim) on text, tokenized, CoNLL or classification files."""
-    from seqtag.wordvectors.store import check_output, save_vectors
-    from seqtag.wordvectors.train import train_vectors
+    from seqtag.vectors.store import check_output, save_vectors
+    from seqtag.vectors.train import train_vectors
 
     check_output(path=output, output_format=output_format.value if output_format else None)
     progress = TrainProgress()
@@ -162,7 +162,7 @@ def neighbors_command(
     embedding_cache: Cache = True,
 ) -> None:
     """The nearest words of each WORD by cosine similarity."""
-    from seqtag.wordvectors.query import neighbors
+    from seqtag.vectors.query import neighbors
 
     results = neighbors(vectors=vectors, words=words, top=top, restrict_vocab=restrict_vocab, cache=embedding_cache)
     if output_format is OutputFormat.json:
@@ -195,7 +195,7 @@ def analogy_command(
     embedding_cache: Cache = True,
 ) -> None:
     """Solve A : B :: C : ? by vector arithmetic, e.g. `analogy vectors man king woman` (king - man + woman)."""
-    from seqtag.wordvectors.query import analogy
+    from seqtag.vectors.query import analogy
 
     result = analogy(
         vectors=vectors, a=a, b=b, c=c, top=top, method=method.value, restrict_vocab=restrict_vocab, cache=embedding_cache
@@ -221,7 +221,7 @@ def evaluate_command(
     embedding_cache: Cache = True,
 ) -> None:
     """Spearman correlation on word-similarity pairs (WordSim-353, SimLex-999) and analogy accuracy (gensim)."""
-    from seqtag.wordvectors.evaluate import evaluate_vectors
+    from seqtag.vectors.evaluate import evaluate_vectors
 
     pairs = {name: path for name, path in (("wordsim353", wordsim), ("simlex999", simlex)) if path is not None}
     if not pairs and analogies is None:
@@ -273,7 +273,7 @@ def plot_command(
     embedding_cache: Cache = True,
 ) -> None:
     """A labelled 2-D t-SNE map of words (scikit-learn t-SNE on cosine distances), written as a PNG."""
-    from seqtag.wordvectors.plot import read_word_list, tsne_plot
+    from seqtag.vectors.plot import read_word_list, tsne_plot
 
     chosen = read_word_list(path=words) if words is not None else None
     result = tsne_plot(
@@ -298,7 +298,7 @@ def coverage_command(
     embedding_cache: Cache = True,
 ) -> None:
     """How many of DATA's tokens and types have a vector, and the most frequent words without one."""
-    from seqtag.wordvectors.coverage import coverage
+    from seqtag.vectors.coverage import coverage
 
     report = coverage(
         vectors=vectors, data=data, input_format=input_format.value if input_format else "auto", encoding=encoding,

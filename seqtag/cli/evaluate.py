@@ -44,7 +44,7 @@ def evaluate(
     import dataclasses
 
     from seqtag.config import DataConfig, check_value
-    from seqtag.evaluation import Tagged, confusion, error_report, predict_labelled, read_predictions, score
+    from seqtag.evaluation.evaluate import Tagged, confusion, error_report, predict_labelled, read_predictions, score
 
     overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
                      conllu_field=conllu_field, encoding=encoding, label_column=label_column,
@@ -59,15 +59,15 @@ def evaluate(
         if gold is None:
             fail("give the gold DATA the two systems predicted: seqtag evaluate DATA --compare A B")
         if model is not None and data is not None:  # a model says how to read DATA and what task it is
-            from seqtag import load_model
+            from seqtag.tasks import load_model
 
             loaded = load_model(model)
             task, base = loaded.task, loaded.data_config
         else:
-            from seqtag.data.detect import detect_task
+            from seqtag.formats.detect import detect_task
 
             task, base = detect_task(Path(gold)), DataConfig()
-        from seqtag.evaluation import compare_systems
+        from seqtag.evaluation.evaluate import compare_systems
 
         result = compare_systems(gold, *compare, task, dataclasses.replace(base, **overrides), pred_column,
                                  scheme.value, mode.value, samples, seed)
@@ -77,7 +77,7 @@ def evaluate(
             print_comparison(result)
         return
     if plot is not None:
-        from seqtag.plots import check_output
+        from seqtag.evaluation.plots import check_output
 
         check_output(plot)  # before minutes of tagging, not after
     if predictions is not None:
@@ -87,8 +87,8 @@ def evaluate(
     else:
         if model is None or data is None:
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
-        from seqtag import load_model
-        from seqtag.devices import resolve_device
+        from seqtag.tasks import load_model
+        from seqtag.training.devices import resolve_device
 
         loaded = load_model(model).to(resolve_device(device))
         outcome = predict_labelled(loaded, data, dataclasses.replace(loaded.data_config, **overrides))
@@ -96,7 +96,7 @@ def evaluate(
     if errors:
         report["errors"] = error_report(outcome)
     if plot is not None:
-        from seqtag.plots import confusion_png
+        from seqtag.evaluation.plots import confusion_png
 
         labels, matrix = confusion(outcome)
         what = "classes"
@@ -119,7 +119,7 @@ def _score_table(report: dict, per_name: dict, first: str):  # -> rich.table.Tab
     """Per-type (or per-class) scores, then the micro and macro averages below a rule."""
     from rich.table import Table
 
-    from seqtag.evaluation import score_rows
+    from seqtag.evaluation.evaluate import score_rows
 
     table = Table(title=report["data"], title_justify="left", box=None, pad_edge=False)
     for column in (first, "precision", "recall", "f1", "support"):

@@ -18,7 +18,7 @@ def info(
 ) -> None:
     """Task, architecture, labels, vocabulary sizes, embeddings, training data, dev scores, version."""
     from seqtag.archive import load_archive
-    from seqtag.model_info import describe
+    from seqtag.tools.info import describe
 
     body = load_archive(model)
     summary = describe(body, model)

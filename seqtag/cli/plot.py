@@ -18,7 +18,7 @@ def history(
     output: Annotated[Path, typer.Option("--output", "-o", help="The PNG file to write.")],
 ) -> None:
     """Training curves from the history stored in the model: loss, dev scores and learning rate per epoch."""
-    from seqtag.plots import check_output, history_png, read_history
+    from seqtag.evaluation.plots import check_output, history_png, read_history
 
     check_output(output)
     epochs, source = read_history(model)

@@ -36,20 +36,20 @@ def predict(
     # oneDNN caches a kernel per tensor shape, and streams bring ever new shapes: uncapped, that cache
     # grew peak memory by a third between 20k and 200k sentences. Caching buys nothing measurable here.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
-    from seqtag import load_model
+    from seqtag.tasks import load_model
     from seqtag.config import check_value
     from seqtag.errors import InputError
-    from seqtag.parallel import WorkerDied
+    from seqtag.inference.workers import WorkerDied
 
     check_value("encoding", encoding, "--encoding")
-    from seqtag.devices import resolve_device
+    from seqtag.training.devices import resolve_device
 
     where = resolve_device(device)
     if workers > 1 and where.type != "cpu":
         raise InputError(f"worker processes tag on the CPU; with {where}, give --workers 1 (or --device cpu)", "--workers")
     part = None
     if shard is not None:
-        from seqtag.sharding import check_source, parse_shard
+        from seqtag.inference.shards import check_source, parse_shard
 
         part = parse_shard(shard)
         check_source(source)
@@ -64,7 +64,7 @@ def predict(
                 import torch
 
                 # Loading under one thread starts no OpenMP pool in this process, which then forks the
-                # workers (seqtag.parallel); it only reads and writes, so one thread is all it needs.
+                # workers (seqtag.inference.workers); it only reads and writes, so one thread is all it needs.
                 stack.callback(torch.set_num_threads, torch.get_num_threads())
                 torch.set_num_threads(1)
             loaded = load_model(model).to(where)
@@ -78,12 +78,12 @@ def predict(
                 raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
             lines = None
             if part is not None:
-                from seqtag.sharding import count_lines
+                from seqtag.inference.shards import count_lines
 
                 lines = part.lines(count_lines(source))
             pool = None
             if workers > 1:
-                from seqtag.parallel import WorkerPool
+                from seqtag.inference.workers import WorkerPool
 
                 pool = stack.enter_context(WorkerPool(loaded, model, workers))
             _predict(loaded, pool, source, fmt, output_format, lines, token_column, encoding, batch_size, chunk,
@@ -96,7 +96,7 @@ def predict(
 def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, lines: Optional[range], token_column: int,
              encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int) -> None:
     """Read, predict (here, or by the ``pool``'s workers on the same chunks) and write to stdout."""
-    from seqtag.model import in_chunks
+    from seqtag.tasks.base import in_chunks
 
     def predictions(items, method: str, **kwargs):
         """(item, prediction) in input order from ``loaded.<method>``, chunk by chunk, here or in the pool."""
@@ -105,20 +105,20 @@ def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, line
         return in_chunks(items, functools.partial(getattr(loaded, method), **kwargs), chunk)
 
     if loaded.task == "classify":
-        from seqtag.predict import write_classified
+        from seqtag.formats.writers import write_classified
 
         text_format = "text" if fmt in ("raw", "tokenized") else fmt
         if lines is None:
             examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
         else:
-            from seqtag.sharding import shard_examples
+            from seqtag.inference.shards import shard_examples
 
             read = functools.partial(loaded.read, input_format=text_format, encoding=encoding)
             examples = shard_examples(read, source, text_format, fmt == "tokenized", loaded.data_config.max_tokens, lines)
         results = predictions(examples, "predict_chunk", batch_size=batch_size)
         write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest)
         return
-    from seqtag.predict import iter_input, write_details, write_tagged
+    from seqtag.formats.writers import iter_input, write_details, write_tagged
 
     sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
     if confidence or nbest:

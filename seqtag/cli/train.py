@@ -128,7 +128,7 @@ def train(
 ) -> None:
     """Train a tagger or classifier and write ONE model file (best dev epoch). Progress goes to stderr."""
     from seqtag.config import build_configs, check_value, read_toml
-    from seqtag.distributed import launched
+    from seqtag.training.distributed import launched
 
     cluster = launched()  # under torchrun: this process's rank
     if not cluster.main:
@@ -158,7 +158,7 @@ def train(
             settings[key] = check_value(key, value, f"--{key.replace('_', '-')}")
     notes: list[str] = []  # printed with the first progress line, so a data error stays the only stderr line
     if settings.get("task", "auto") == "auto":
-        from seqtag.data.detect import detect_task
+        from seqtag.formats.detect import detect_task
 
         settings["task"] = detect_task(train_file)
         notes.append(f"task: {settings['task']} (guessed from {train_file}; set --task to override)")
@@ -175,13 +175,13 @@ def train(
     if checkpoint_every is not None and checkpoint_dir is None and resume is None:
         raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
     if model_config.task == "classify":
-        from seqtag.classifier import train_classifier as train_model
+        from seqtag.tasks.classification import train_classifier as train_model
     else:
-        from seqtag.tagger import train_tagger as train_model
+        from seqtag.tasks.tagging import train_tagger as train_model
 
-    from seqtag.devices import resolve_device
-    from seqtag.distributed import device_for, join, leave
-    from seqtag.training import Runtime
+    from seqtag.training.devices import resolve_device
+    from seqtag.training.distributed import device_for, join, leave
+    from seqtag.training.loop import Runtime
 
     runtime = Runtime(device_for(cluster, resolve_device(device)), amp.value, cluster)
     if runtime.amp != "none" and runtime.device.type != "cuda":
@@ -236,9 +236,9 @@ def _train_seeds(
 ) -> tuple[Any, Any]:
     """Train with seeds first_seed … first_seed + seeds - 1 (appending (seed, best dev score) to ``runs``);
     the (model, history) of the best-dev run."""
-    from seqtag.checkpoint import seed_run
+    from seqtag.training.checkpoint import seed_run
     from seqtag.errors import InputError
-    from seqtag.training import Callbacks, TrainingError
+    from seqtag.training.loop import Callbacks, TrainingError
 
     kept: Any = None  # (model, history, score) of the best run so far
     for run_seed in range(first_seed, first_seed + seeds):

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqtag.batching import Batch
+from seqtag.data.batching import Batch
 from seqtag.config import ModelConfig
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.encoders import TokenEncoder

@@ -1,0 +1,1 @@
+"""Scores (seqeval, scikit-learn), significance tests, error reports and plots."""

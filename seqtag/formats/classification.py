@@ -1,0 +1,446 @@
+"""Labelled text for sentence/document classification: one example per line (or per CSV record).
+
+Formats (``FORMATS``):
+
+* ``tsv`` / ``csv`` -- a header row, then one record per row. ``label_column`` is a header name or a
+  0-based index (default: the column named ``label``, else the first); ``text_columns`` is a list of
+  names or indexes (default: the column named ``text``, else ``sentence``, else every column but the
+  label). Several text columns are joined with a space (AG News: title + description). A string of
+  digits that is not a header name counts as an index. TSV fields are split on tabs with no quoting (so
+  quotes are text, as in GLUE); CSV follows the csv module's default dialect, so quoted fields may span
+  lines and an example's ``line`` is the first line of its record.
+* ``label-tab`` -- headerless ``label<TAB>text``; further tabs belong to the text.
+* ``label-space`` -- ``label text``: the first whitespace-separated word is the label (Kim 2014 SST files).
+* ``fasttext`` -- ``__label__x text``. A line may start with several ``__label__`` words; the FIRST one
+  is the label and all of them are removed from the text (this reader is single-label).
+* ``jsonl`` -- one JSON object per line with a ``text`` (or ``sentence``) string and a ``label`` string or
+  integer; ``label_column`` / ``text_columns`` name other keys.
+* ``text`` -- unlabelled, one text per line, for prediction only. Every line, even an empty one, gives an
+  example (an empty line gives ``tokens == []``), so outputs stay aligned with input lines.
+* ``auto`` -- decided by :func:`detect_format` from the file name and the first non-empty line; works on
+  stdin too (peeked lines are put back).
+
+Blank lines are skipped in every format but ``text``; ``Example.line`` always locates the source line.
+``Example.text`` is the text with surrounding whitespace removed. With ``with_labels=False`` (prediction
+input) labels are not read or checked (``label`` is None), but the layout still must match the format.
+
+Readers stream line by line and never load the file. Everything a user can fix raises
+:class:`InputError` with path and line, when iteration reaches it. :func:`format_header` and
+:func:`format_example` write the labelled formats back (with a ``label`` / ``text`` header for tsv, csv).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+
+from seqtag.formats.columns import Source, decode_error, open_lines
+from seqtag.formats.text import _segment
+from seqtag.errors import InputError
+
+FORMATS = ("auto", "tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl", "text")
+
+Column = int | str
+
+# A tab-separated first line with any of these fields is taken for a header row (auto detection).
+HEADER_NAMES = frozenset({
+    "label", "labels", "class", "category", "target", "sentiment", "id", "index", "idx",
+    "text", "sentence", "sentence1", "sentence2", "title", "description", "review", "content", "body",
+    "document", "tweet", "question",
+})
+MAX_LABEL_LENGTH = 20  # auto: the first word of a label-space line is at most this long
+UNDECIDABLE = "cannot tell the format; give --input-format"
+
+_FASTTEXT_LABELS = re.compile(r"(?:__label__\S*(?:\s+|$))+")
+_NUMBER = re.compile(r"[+-]?\d+")
+
+
+@dataclass(slots=True)
+class Example:
+    """One text to classify."""
+
+    tokens: list[str]
+    label: str | None  # None when the input has no labels (prediction input)
+    line: int  # 1-based source line (for JSONL/TSV the record's line)
+    text: str  # the raw text (joined text columns)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    with_labels: bool
+    label_column: Column | None
+    text_columns: list[Column] | None
+    tokenize: Callable[[str], list[str]]
+
+
+def read_examples(
+    source: Source,
+    format: str = "auto",
+    label_column: Column | None = None,
+    text_columns: Sequence[Column] | Column | None = None,
+    encoding: str = "utf-8",
+    tokenized: bool = False,
+    max_tokens: int | None = None,
+    with_labels: bool = True,
+) -> Iterator[Example]:
+    """Stream the examples of ``source`` (a path, ``"-"`` for stdin, or an open text or binary stream).
+
+    ``tokenized=True`` splits the text on whitespace; otherwise syntok tokenizes it (all tokens of the
+    text, no sentence splitting). ``max_tokens`` keeps only the first N tokens. ``label_column`` and
+    ``text_columns`` apply to tsv/csv (names or indexes) and jsonl (key names).
+
+    Option errors (unknown format, bad ``max_tokens``, the label-less ``text`` format with
+    ``with_labels=True``) raise :class:`InputError` at once; input errors are raised during iteration.
+    """
+    if format not in FORMATS:
+        raise InputError(f"unknown input format {format!r}; choose one of {', '.join(FORMATS)}")
+    if max_tokens is not None and max_tokens < 1:
+        raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
+    if format == "text" and with_labels:
+        # Training on label-less text would fail later and far less clearly.
+        raise InputError("the 'text' format has no labels; use it for prediction input only")
+    if isinstance(text_columns, (str, int)):
+        text_columns = [text_columns]
+    elif text_columns is not None:
+        text_columns = list(text_columns)
+        if not text_columns:
+            raise InputError("text_columns is empty: give at least one text column")
+
+    tokenize = str.split if tokenized else _syntok_tokens
+    if max_tokens is not None:
+        whole = tokenize
+
+        def tokenize(text: str) -> list[str]:
+            return whole(text)[:max_tokens]
+
+    options = _Options(with_labels, label_column, text_columns, tokenize)
+    return _read(source, format, encoding, options)
+
+
+def detect_format(
+    first_line: str, name: str | None = None, *, line: int | None = None, with_labels: bool = True,
+    column_names: bool = False,
+) -> str:
+    """The format of a file whose first non-empty line is ``first_line`` (one of ``FORMATS`` but "auto").
+
+    ``name`` is the file name: ``.jsonl``/``.ndjson`` means jsonl and ``.csv`` means csv; other names
+    (``.tsv``, ``.txt``, stdin) are decided by content, in this order:
+
+    * starts with ``__label__`` -> fasttext; starts with ``{`` -> jsonl;
+    * holds a tab -> tsv if the line looks like a header (a field is a usual column name such as
+      ``label``, ``text`` or ``sentence``, or ``column_names`` says the caller picks columns by name),
+      else label-tab;
+    * a first word of at most ``MAX_LABEL_LENGTH`` characters followed by text -> label-space. For
+      prediction input (``with_labels=False``) that word must be an integer (Kim-style ``0 text``),
+      otherwise the file is plain ``text``: an unlabelled sentence also starts with a short word.
+
+    Raises :class:`InputError` (located by ``name`` and ``line``) when none of these fits.
+    """
+    suffix = Path(name).suffix.lower() if name else ""
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+
+    stripped = first_line.strip()
+    if stripped.startswith("__label__"):
+        return "fasttext"
+    if stripped.startswith("{"):
+        return "jsonl"
+    if "\t" in stripped:
+        fields = {field.strip().lower() for field in stripped.split("\t")}
+        return "tsv" if column_names or fields & HEADER_NAMES else "label-tab"
+    parts = stripped.split(None, 1)
+    if not with_labels:
+        return "label-space" if len(parts) == 2 and _NUMBER.fullmatch(parts[0]) else "text"
+    if len(parts) == 2 and len(parts[0]) <= MAX_LABEL_LENGTH:
+        return "label-space"
+    raise InputError(UNDECIDABLE, name, line)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _read(source: Source, format: str, encoding: str, options: _Options) -> Iterator[Example]:
+    with open_lines(source, encoding) as (name, raw_lines):
+        lines = _checked(raw_lines, name, encoding)
+        if format == "auto":
+            # Peek up to the first non-blank line, then put the peeked lines back: stdin cannot seek.
+            head: list[str] = []
+            for line in lines:
+                head.append(line)
+                if line.strip():
+                    break
+            else:
+                raise InputError("no examples found", name)
+            by_name = any(isinstance(c, str) for c in [options.label_column, *(options.text_columns or ())])
+            format = detect_format(
+                head[-1], name, line=len(head), with_labels=options.with_labels, column_names=by_name
+            )
+            lines = chain(head, lines)
+        found = False
+        for example in _PARSERS[format](name, lines, options):
+            found = True
+            yield example
+        if not found:
+            raise InputError("no examples found", name)
+
+
+def _checked(lines: Iterator[str], name: str, encoding: str) -> Iterator[str]:
+    """The lines, with a decode error turned into an InputError on the line it is on."""
+    lineno = 0
+    while True:
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise decode_error(name, lineno + 1, encoding) from None
+        lineno += 1
+        yield line
+
+
+def _syntok_tokens(text: str) -> list[str]:
+    return [text[start:end] for sentence in _segment(text) for start, end in sentence]
+
+
+def _example(options: _Options, text: str, label: str | None, line: int, name: str) -> Example:
+    if not text:
+        raise InputError("missing text", name, line)
+    if label is not None and not label:
+        raise InputError("empty label", name, line)
+    return Example(tokens=options.tokenize(text), label=label, line=line, text=text)
+
+
+def _read_text(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    for lineno, line in enumerate(lines, 1):
+        text = line.strip()
+        yield Example(tokens=options.tokenize(text) if text else [], label=None, line=lineno, text=text)
+
+
+def _read_label_tab(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        label, tab, text = line.rstrip("\r\n").partition("\t")
+        if not tab:
+            raise InputError("expected label<TAB>text, found no tab", name, lineno)
+        yield _example(options, text.strip(), label.strip() if options.with_labels else None, lineno, name)
+
+
+def _read_label_space(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    for lineno, line in enumerate(lines, 1):
+        parts = line.split(None, 1)
+        if not parts:
+            continue
+        if len(parts) == 1:
+            raise InputError(f"missing text after the label {parts[0]!r}", name, lineno)
+        yield _example(options, parts[1].strip(), parts[0] if options.with_labels else None, lineno, name)
+
+
+def _read_fasttext(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    for lineno, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        match = _FASTTEXT_LABELS.match(stripped)
+        if match is None:
+            if options.with_labels:
+                raise InputError("missing label: the line does not start with __label__", name, lineno)
+            text, label = stripped, None
+        else:
+            text = stripped[match.end():]
+            label = match.group().split()[0][len("__label__"):] if options.with_labels else None
+        yield _example(options, text, label, lineno, name)
+
+
+def _read_jsonl(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    text_keys = options.text_columns
+    label_key = "label" if options.label_column is None else options.label_column
+    for key in [label_key, *(text_keys or ())]:
+        if not isinstance(key, str):
+            raise InputError(f"JSONL records are objects: name the column by key, not by index {key!r}")
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        line = line.rstrip("\r\n")  # so an error at the end of the line has a column on it
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"invalid JSON: {err.msg} (column {err.pos + 1})", name, lineno) from None
+        except RecursionError:  # e.g. "[[[[…" a hundred thousand deep
+            raise InputError("invalid JSON: nested too deeply", name, lineno) from None
+        if not isinstance(record, dict):
+            raise InputError(f"expected a JSON object, found {_json_type(record)}", name, lineno)
+        keys = text_keys or [next((k for k in ("text", "sentence") if k in record), "text")]
+        pieces = []
+        for key in keys:
+            if key not in record:
+                wanted = repr(key) if text_keys else "'text' (or 'sentence')"
+                raise InputError(f"missing key {wanted}; the keys are: {_listing(record)}", name, lineno)
+            value = record[key]
+            if not isinstance(value, str):
+                raise InputError(f"{key!r} must be a string, found {_json_type(value)}", name, lineno)
+            pieces.append(value.strip())
+        label = _json_label(record, label_key, name, lineno) if options.with_labels else None
+        yield _example(options, " ".join(p for p in pieces if p), label, lineno, name)
+
+
+def _json_label(record: dict, key: str, name: str, line: int) -> str:
+    if record.get(key) is None:
+        raise InputError(f"missing label: no key {key!r} (or it is null)", name, line)
+    value = record[key]
+    # bool is an int subclass, but true/false as a class label is more likely a mistake than intended.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    raise InputError(f"{key!r} must be a string or an integer, found {_json_type(value)}", name, line)
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _listing(names) -> str:
+    return ", ".join(map(str, names)) or "(none)"
+
+
+def _read_tsv(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    return _read_table(name, csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE), options)
+
+
+def _read_csv(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
+    # strict: an unclosed quote is an error, not a field silently swallowing the rest of the file.
+    return _read_table(name, csv.reader(lines, strict=True), options)
+
+
+def _read_table(name: str, reader, options: _Options) -> Iterator[Example]:
+    header: list[str] | None = None
+    label_index: int | None = None
+    text_indexes: list[int] = []
+    end = 0  # last line of the previous record; a record starts on the next one
+    try:
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if not any(field.strip() for field in row):
+                continue
+            if header is None:
+                header = [field.strip() for field in row]
+                label_index, text_indexes = _resolve_columns(header, options, name, start)
+                continue
+            if len(row) != len(header):
+                raise InputError(
+                    f"expected {len(header)} columns as in the header, found {len(row)}", name, start
+                )
+            text = " ".join(piece for piece in (row[i].strip() for i in text_indexes) if piece)
+            if not text:
+                columns = ", ".join(header[i] for i in text_indexes)
+                raise InputError(f"missing text (empty column {columns})", name, start)
+            label = None
+            if options.with_labels:
+                label = row[label_index].strip()
+                if not label:
+                    raise InputError(f"empty label (column {header[label_index]})", name, start)
+            yield Example(tokens=options.tokenize(text), label=label, line=start, text=text)
+    except csv.Error as err:
+        # Located at the record's first line: an unclosed quote is only noticed at the end of the file.
+        raise InputError(f"malformed record: {err}", name, end + 1) from None
+
+
+def _resolve_columns(
+    header: list[str], options: _Options, name: str, line: int
+) -> tuple[int | None, list[int]]:
+    """The label column (None for prediction input without one) and the text columns, as indexes."""
+    lowered = [field.lower() for field in header]
+
+    def find(*names: str) -> int | None:
+        return next((lowered.index(n) for n in names if n in lowered), None)
+
+    def index(column: Column, what: str) -> int:
+        if isinstance(column, str):
+            if column in header:
+                return header.index(column)
+            if not _NUMBER.fullmatch(column):
+                raise InputError(
+                    f"unknown {what} column {column!r}; the columns are: {_listing(header)}", name, line
+                )
+            column = int(column)
+        if not -len(header) <= column < len(header):
+            raise InputError(
+                f"{what} column {column} is out of range: the file has {len(header)} columns", name, line
+            )
+        return column % len(header)
+
+    if options.label_column is not None:
+        label = index(options.label_column, "label")
+    else:
+        label = find("label")
+        if label is None and options.with_labels:
+            label = 0
+    if options.text_columns is not None:
+        texts = [index(column, "text") for column in options.text_columns]
+    else:
+        default = find("text", "sentence")
+        texts = [default] if default is not None else [i for i in range(len(header)) if i != label]
+    if not texts:
+        raise InputError(f"no text column: the only column is the label ({header[label]})", name, line)
+    if options.with_labels and label in texts:
+        raise InputError(f"column {header[label]!r} cannot be both the label and a text column", name, line)
+    return label, texts
+
+
+_PARSERS: dict[str, Callable[[str, Iterator[str], _Options], Iterator[Example]]] = {
+    "tsv": _read_tsv,
+    "csv": _read_csv,
+    "label-tab": _read_label_tab,
+    "label-space": _read_label_space,
+    "fasttext": _read_fasttext,
+    "jsonl": _read_jsonl,
+    "text": _read_text,
+}
+
+
+# ---------------------------------------------------------------------------- writing
+
+WRITE_FORMATS = ("tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl")
+_HEADERS = {"tsv": "label\ttext\n", "csv": "label,text\n"}
+_ONE_LINE = str.maketrans("\t\r\n", "   ")
+
+
+def format_header(format: str) -> str:
+    """The header row ``format`` starts with (``label`` and ``text`` columns), or "" when it has none."""
+    return _HEADERS.get(format, "")
+
+
+def format_example(label: str, text: str, format: str) -> str:
+    """One labelled text as a line of ``format`` (a record for csv), the inverse of its reader.
+
+    Line formats cannot hold a tab or line break in the text, so those become spaces. Raises
+    ``ValueError`` for a label the format cannot hold (whitespace in label-space / fasttext labels, a tab
+    in tsv / label-tab ones).
+    """
+    if format not in WRITE_FORMATS:
+        raise ValueError(f"unknown output format {format!r}; expected one of {', '.join(WRITE_FORMATS)}")
+    if format == "jsonl":
+        return json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n"
+    if format == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([label, text])
+        return out.getvalue()
+    # The label ends at the first space in these two formats, at the first tab in the others.
+    breaks_label = str.isspace if format in ("label-space", "fasttext") else "\t\r\n".__contains__
+    if any(map(breaks_label, label)):
+        raise ValueError(f"label {label!r} holds whitespace, which {format} cannot hold in a label")
+    text = text.translate(_ONE_LINE)
+    if format == "fasttext":
+        return f"__label__{label} {text}\n"
+    if format == "label-space":
+        return f"{label} {text}\n"
+    return f"{label}\t{text}\n"

@@ -1,0 +1,128 @@
+"""Streaming prediction I/O: pick the reader for an input format, write tagged sentences as they come."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+from seqtag.formats.columns import write_columns
+from seqtag.data.schemes import spans
+from seqtag.data.sentence import Sentence
+
+if TYPE_CHECKING:
+    from seqtag.tasks.tagging import TagDetails
+
+INPUT_FORMATS = ("raw", "tokenized", "conll", "conllu")
+
+
+def iter_input(
+    source: str, input_format: str, encoding: str = "utf-8", token_column: int = 0, *, lines: range | None = None
+) -> Iterator[Sentence]:
+    """Sentences to tag, streamed from a path or ``-`` (stdin). With ``lines`` (``--shard``), only the
+    sentences whose first line is in that range (:func:`seqtag.inference.shards.select`); raw text outside it is
+    not tokenized."""
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"expected input format in {INPUT_FORMATS}, got {input_format!r}")
+    if input_format in ("raw", "tokenized"):
+        from seqtag.formats.text import read_raw, read_tokenized
+
+        read = read_raw if input_format == "raw" else read_tokenized
+        if lines is None:
+            return read(source, encoding=encoding)
+        sentences = read(source, encoding=encoding, lines=lines)
+    elif input_format == "conllu":
+        from seqtag.formats.conllu import read_conllu
+
+        sentences = read_conllu(source, encoding=encoding)
+    else:
+        from seqtag.formats.columns import read_columns
+
+        sentences = read_columns(source, token_column=token_column, encoding=encoding, with_tags=False)
+    if lines is None:
+        return sentences
+    from seqtag.inference.shards import LINE_FORMATS, select
+
+    return select(sentences, lines, input_format in LINE_FORMATS)
+
+
+def span_records(sentence: Sentence, tags: list[str], scheme: str) -> list[dict]:
+    """Entities as dicts: type, token range and, for text input, character offsets and surface text."""
+    records = []
+    if scheme == "plain":
+        return records
+    for kind, start, end in spans(tags, scheme):
+        record: dict = {"type": kind, "token_start": start, "token_end": end}
+        if sentence.offsets is not None and sentence.text is not None:
+            first, last = sentence.offsets[start][0], sentence.offsets[end - 1][1]
+            record.update(start=first, end=last, text=sentence.text[first:last])
+        else:
+            record["text"] = " ".join(sentence.tokens[start:end])
+        records.append(record)
+    return records
+
+
+def write_tagged(tagged: Iterable[tuple[Sentence, list[str]]], out: TextIO, output_format: str, scheme: str) -> None:
+    """CoNLL: ``token tag`` lines (input columns echoed for column files), a blank line after each
+    sentence. JSONL: one object per sentence with ``line``, ``tokens``, ``tags``, ``spans``."""
+    if output_format == "jsonl":
+        for sentence, tags in tagged:
+            record = {"line": sentence.line, "tokens": sentence.tokens, "tags": tags, "spans": span_records(sentence, tags, scheme)}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    for sentence, tags in tagged:
+        if not sentence.tokens:
+            continue  # an empty raw line carries no tokens; CoNLL output has nothing to write for it
+        sep = "\t" if any(" " in token for token in sentence.tokens) else " "
+        write_columns(sentence, tags, out, sep)
+
+
+def write_details(results: Iterable[tuple[Sentence, TagDetails]], out: TextIO, scheme: str) -> None:
+    """JSONL as :func:`write_tagged` writes it, plus what was asked for: ``tag_probs`` (one per token) and a
+    ``confidence`` in each span; ``nbest``, a list of ``{tags, probability, spans}``, best first."""
+    for sentence, details in results:
+        record: dict[str, Any] = {"line": sentence.line, "tokens": sentence.tokens, "tags": details.tags}
+        found = span_records(sentence, details.tags, scheme)
+        if details.token_probs is not None and details.span_probs is not None:
+            record["tag_probs"] = [round(p, 6) for p in details.token_probs]
+            for span, p in zip(found, details.span_probs):  # the same entities, in the same order
+                span["confidence"] = round(p, 6)
+        record["spans"] = found
+        if details.nbest is not None:
+            record["nbest"] = [
+                {"tags": tags, "probability": round(p, 6), "spans": span_records(sentence, tags, scheme)}
+                for tags, p in details.nbest
+            ]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_classified(
+    results: Iterable[tuple[Any, list[float]]],
+    out: TextIO,
+    output_format: str,
+    labels: list[str],
+    top_k: int | None,
+    confidence: bool = False,
+    nbest: int = 0,
+) -> None:
+    """One line per input text: the label, or JSON with the label and class probabilities (best first,
+    ``top_k`` of them), the label's probability as ``confidence`` and the ``nbest`` most probable labels
+    as ``{label, probability}``. An empty text gives an empty line (``{}`` in JSONL), so lines stay aligned."""
+    for example, probs in results:
+        if not probs:
+            out.write("{}\n" if output_format == "jsonl" else "\n")
+            continue
+        ranked = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        if output_format != "jsonl":
+            out.write(labels[ranked[0]] + "\n")
+            continue
+        keep = ranked[:top_k] if top_k else ranked
+        record = {
+            "line": example.line,
+            "label": labels[ranked[0]],
+            "probabilities": {labels[i]: round(probs[i], 6) for i in keep},
+        }
+        if confidence:
+            record["confidence"] = round(probs[ranked[0]], 6)
+        if nbest:
+            record["nbest"] = [{"label": labels[i], "probability": round(probs[i], 6)} for i in ranked[:nbest]]
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,1 @@
+"""Prediction at scale: worker processes (workers.py) and file shards (shards.py)."""

@@ -1,0 +1,151 @@
+"""What taggers and classifiers share: vocabularies + network + configs, one model file, streaming."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from seqtag._version import __version__
+from seqtag.archive import load_archive, save_archive
+from seqtag.data.batching import Collator
+from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
+from seqtag.errors import InputError
+from seqtag.data.vocab import Vocab, WordVocab
+
+PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
+M = TypeVar("M", bound="Model")
+
+
+def word_list(stored: str | list[str]) -> list[str]:
+    """The word vocabulary as saved: a newline-joined string (or a plain list)."""
+    return stored.split("\n") if isinstance(stored, str) else list(stored)
+
+
+def in_chunks(
+    items: Iterable[Any], predict: Callable[[list[Sequence[str]]], list[Any]], chunk: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, prediction)`` for items with ``.tokens``, in input order, ``predict`` called on the tokens
+    of ``chunk`` items at a time (so at most ``chunk`` items are held in memory)."""
+    iterator = iter(items)
+    while buffer := list(islice(iterator, chunk)):
+        yield from zip(buffer, predict([item.tokens for item in buffer]))
+
+
+class Model:
+    """Base of :class:`~seqtag.tasks.tagging.Tagger` and :class:`~seqtag.tasks.classification.Classifier`."""
+
+    task = ""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        words: WordVocab,
+        chars: Vocab | None,
+        labels: Vocab,
+        model_config: ModelConfig,
+        data_config: DataConfig,
+        train_config: TrainConfig | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.net = net.eval()
+        self.words = words
+        self.chars = chars
+        self.labels = labels
+        self.model_config = model_config
+        self.data_config = data_config
+        self.train_config = train_config or TrainConfig()
+        self.meta = meta or {}
+        self.collate = Collator(words, chars, labels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.collate.device
+
+    def to(self: M, device: torch.device | str) -> M:
+        """Run on ``device`` from now on (the network's weights and every batch go there); returns self."""
+        device = torch.device(device)
+        self.net.to(device)
+        self.collate.device = device
+        return self
+
+    def predict_chunk(self, token_lists: Sequence[Sequence[str]], batch_size: int) -> list[Any]:
+        """One prediction per token list (empty lists allowed), in order."""
+        raise NotImplementedError
+
+    def predict_stream(
+        self, items: Iterable[Any], batch_size: int = PREDICT_BATCH, chunk: int = 16384
+    ) -> Iterator[tuple[Any, Any]]:
+        """``(item, prediction)`` pairs for items with ``.tokens``, in input order, holding at most
+        ``chunk`` items in memory (so a stream of any length runs in constant memory). Items are sorted
+        by length within a chunk; 16k of them make nearly padding-free batches (34,530 CoNLL sentences:
+        10.8 s with 16k against 13 s with 4k, for ≈ 60 MB more memory). Output starts after a chunk."""
+        return in_chunks(items, lambda token_lists: self.predict_chunk(token_lists, batch_size), chunk)
+
+    def archive_extra(self) -> dict[str, Any]:
+        """Task-specific entries of the model file."""
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        save_archive(
+            path,
+            {
+                "task": self.task,
+                "seqtag_version": __version__,
+                "config": {
+                    "data": as_dict(self.data_config),
+                    "model": as_dict(self.model_config),
+                    "train": as_dict(self.train_config),
+                },
+                "vocab": {
+                    # One newline-joined string: torch's weights_only unpickler is pure Python, and
+                    # a list of 100k strings took 0.4 s of a 3 s start-up. Tokens never hold "\n".
+                    "words": "\n".join(self.words.items),
+                    "trainable_words": self.words.trainable,
+                    "chars": self.chars.items if self.chars is not None else None,
+                    "labels": self.labels.items,
+                },
+                "meta": self.meta,
+                # CPU tensors, so the file loads anywhere. Frozen pretrained rows go as float16
+                # (load_pretrained rounded them already).
+                "state_dict": {
+                    k: (v.half() if k.endswith("extra_words") else v).cpu() for k, v in self.net.state_dict().items()
+                },
+                **self.archive_extra(),
+            },
+        )
+
+    @classmethod
+    def build(cls: type[M], body: dict[str, Any], model_config: ModelConfig, words: WordVocab,
+              chars: Vocab | None, labels: Vocab, data_config: DataConfig, train_config: TrainConfig) -> M:
+        """Make the network for these vocabularies and wrap it (weights are loaded by the caller)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_archive(cls: type[M], body: dict[str, Any], path: str | Path = "") -> M:
+        try:
+            config = body["config"]
+            vocab = body["vocab"]
+            words = WordVocab(word_list(vocab["words"]), vocab.get("trainable_words"))
+            chars = Vocab(vocab["chars"]) if vocab.get("chars") else None
+            model = cls.build(
+                body, from_dict(ModelConfig, config["model"]), words, chars, Vocab(vocab["labels"]),
+                from_dict(DataConfig, config.get("data", {})), from_dict(TrainConfig, config.get("train", {})),
+            )
+            model.net.load_state_dict(body["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise InputError(f"damaged model file ({err.__class__.__name__}: {first_line})", path) from None
+        model.net.eval()
+        model.meta = body.get("meta", {})
+        return model
+
+    @classmethod
+    def load(cls: type[M], path: str | Path) -> M:
+        body = load_archive(path)
+        if body["task"] != cls.task:
+            raise InputError(f"this is a {body['task']} model, not a {cls.task} model", path)
+        return cls.from_archive(body, path)

@@ -1,0 +1,302 @@
+"""The sequence tagger as users see it: vocabularies + network + tag schemes, trainable, savable, callable.
+
+>>> tagger = Tagger.load("model.seqtag")
+>>> tagger.predict([["John", "lives", "in", "Berlin", "."]])
+[['B-PER', 'O', 'O', 'B-LOC', 'O']]
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqtag.data.batching import Batch, bucket_batches
+from seqtag.training.checkpoint import CheckpointDir, fingerprint
+from seqtag.config import DataConfig, ModelConfig, TrainConfig
+from seqtag.formats.readers import read_sentences
+from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
+from seqtag.data.sentence import Sentence
+from seqtag.training.distributed import main_first, predict_shared, rank_batches
+from seqtag.errors import InputError
+from seqtag.data.inputs import build_inputs, run_meta
+from seqtag.tasks.base import PREDICT_BATCH, Model
+from seqtag.models.crf import LinearChainCRF
+from seqtag.models.tagger import TaggerNet
+from seqtag.training.loop import Callbacks, History, Runtime, fit, prepare_run, record_history, start_training
+from seqtag.data.vocab import Vocab, WordVocab
+
+
+@dataclass
+class TagDetails:
+    """One sentence's prediction with the extras of :meth:`Tagger.predict_details`, in the data's scheme."""
+
+    tags: list[str]  # the best (Viterbi) tags, as :meth:`Tagger.predict` gives them
+    # p(the token lies in an entity of its predicted type), or p(outside every entity) for O; plain tags: p(tag)
+    token_probs: list[float] | None = None
+    span_probs: list[float] | None = None  # one per entity of ``spans(tags)``, in order: p(exactly that entity)
+    nbest: list[tuple[list[str], float]] | None = None  # (tags, probability), most probable first
+
+
+class Tagger(Model):
+    """A sequence tagger; predictions come back in the tag scheme of its training files."""
+
+    task = "tag"
+
+    def __init__(self, *args: Any, data_scheme: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_scheme = data_scheme  # scheme of the training files; predictions are written in it
+        self.model_scheme = "plain" if data_scheme == "plain" else self.model_config.train_scheme
+
+    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[list[str]]:
+        """Tags for each token list, in the training data's scheme; empty lists give empty lists."""
+        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        out: list[list[str]] = [[] for _ in sentences]
+        items = self.labels.items
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                paths = self.net.decode(self.collate([sentences[i] for i in chunk]))
+                for i, path in zip(chunk, paths):
+                    tags = [items[t] for t in path]
+                    if self.model_scheme != self.data_scheme:
+                        tags = convert(tags, self.model_scheme, self.data_scheme)
+                    out[i] = tags
+        return out
+
+    predict_chunk = predict
+
+    def predict_details(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH, confidence: bool = False, nbest: int = 0
+    ) -> list[TagDetails]:
+        """The best tags per token list plus, on request, posterior confidences and the ``nbest`` best tag
+        sequences with their probabilities. Probabilities come from the CRF (forward-backward, k-best
+        Viterbi); a softmax head's per-token distributions are treated as a CRF with zero transition scores,
+        under which the same computations give products of softmax probabilities."""
+        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        out = [
+            TagDetails([], [] if confidence else None, [] if confidence else None, [] if nbest else None) for _ in sentences
+        ]
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                batch = self.collate([sentences[i] for i in chunk])
+                crf, emissions = self._distribution(batch)
+                # shape: (B, k, T), (B, k)
+                paths, scores = crf.nbest(emissions, batch.mask, max(nbest, 1))
+                lengths = batch.lengths.tolist()
+                best = [row[:n] for row, n in zip(paths[:, 0].tolist(), lengths)]
+                for i, path in zip(chunk, best):
+                    out[i].tags = self._data_tags(path)
+                if confidence:
+                    token_probs, span_probs = self._confidences(crf, emissions, batch.mask, paths[:, 0], best)
+                    for i, tokens, entities in zip(chunk, token_probs, span_probs):
+                        out[i].token_probs, out[i].span_probs = tokens, entities
+                if nbest:
+                    # shape: (B, k)
+                    probs = (scores - crf.log_partition(emissions, batch.mask)[:, None]).exp()
+                    for i, rows, row_scores, row_probs, n in zip(
+                        chunk, paths.tolist(), scores.tolist(), probs.tolist(), lengths
+                    ):
+                        # Unconstrained (softmax) paths such as B-X E-X and B-X I-X can read as the same
+                        # tags in the data's scheme: one entry each, with the probabilities added.
+                        merged: dict[tuple[str, ...], float] = {}
+                        for row, score, p in zip(rows, row_scores, row_probs):
+                            if self._possible(row[:n], score, constrained=crf is self.net.crf):
+                                key = tuple(self._data_tags(row[:n]))
+                                merged[key] = merged.get(key, 0.0) + p
+                        out[i].nbest = sorted(((list(tags), p) for tags, p in merged.items()), key=lambda item: -item[1])
+        return out
+
+    def _distribution(self, batch: Batch) -> tuple[LinearChainCRF, torch.Tensor]:
+        """The CRF and the emissions, shape ``(B, T, num_tags)``, that define ``p(tags | tokens)``."""
+        scores = self.net.emissions(batch)
+        if self.net.crf is not None:
+            return self.net.crf, scores
+        independent = LinearChainCRF(len(self.labels)).to(scores.device)
+        torch.nn.init.zeros_(independent.transitions)
+        torch.nn.init.zeros_(independent.start_transitions)
+        torch.nn.init.zeros_(independent.end_transitions)
+        return independent, scores.log_softmax(dim=2)
+
+    def _data_tags(self, path: list[int]) -> list[str]:
+        tags = [self.labels.items[t] for t in path]
+        return convert(tags, self.model_scheme, self.data_scheme) if self.model_scheme != self.data_scheme else tags
+
+    def _possible(self, path: list[int], score: float, constrained: bool) -> bool:
+        """False for the padding entries k-best Viterbi returns when a sentence has fewer than k paths,
+        and for paths the CRF's scheme constraints forbid (they only fill such gaps, at probability ~0)."""
+        if score == float("-inf"):
+            return False
+        if not constrained or self.model_scheme == "plain":
+            return True
+        return not is_valid([self.labels.items[t] for t in path], self.model_scheme)
+
+    def _confidences(
+        self, crf: LinearChainCRF, emissions: torch.Tensor, mask: torch.Tensor, best: torch.Tensor, paths: list[list[int]]
+    ) -> tuple[list[list[float]], list[list[float]]]:
+        """Per sentence: each token's probability of its predicted entity type (or tag), and each predicted
+        entity's exact probability. ``emissions`` (B, T, K), ``mask`` and ``best`` (B, T); ``paths`` unpadded."""
+        items = self.labels.items
+        plain = self.model_scheme == "plain"
+        kinds = [tag if plain or tag == "O" else tag[2:] for tag in items]
+        kind_ids = {kind: n for n, kind in enumerate(dict.fromkeys(kinds))}
+        # shape: (K,) the type group of every tag
+        groups = torch.tensor([kind_ids[kind] for kind in kinds], device=emissions.device)
+        marginals = crf.marginals(emissions, mask)
+        # shape: (B, T, num_types): the marginals summed over the tags of each type (B-PER, I-PER, … -> PER)
+        by_kind = marginals.new_zeros(*marginals.shape[:2], len(kind_ids)).index_add_(2, groups, marginals)
+        # shape: (B, T)
+        token = by_kind.gather(2, groups[best].unsqueeze(2)).squeeze(2)
+        token_probs = [row[: len(path)] for row, path in zip(token.tolist(), paths)]
+        if plain:
+            return token_probs, [[] for _ in paths]
+        segments, stops, counts = [], [], []
+        for b, path in enumerate(paths):
+            found = spans([items[t] for t in path], self.model_scheme)
+            segments += [(b, start, end) for _, start, end in found]
+            # An IOB2 chunk is the whole entity only if no I- tag of its type follows; in BIOES, E-/S- end it.
+            stops += [self.labels.id(f"I-{kind}") if self.model_scheme == "iob2" else -1 for kind, _, _ in found]
+            counts.append(len(found))
+        if not segments:
+            return token_probs, [[] for _ in paths]
+        device = emissions.device
+        probs = crf.segment_marginals(
+            emissions, mask, best, torch.tensor(segments, device=device), torch.tensor(stops, device=device)
+        ).tolist()
+        span_probs, at = [], 0
+        for count in counts:
+            span_probs.append(probs[at : at + count])
+            at += count
+        return token_probs, span_probs
+
+    def archive_extra(self) -> dict[str, Any]:
+        return {"schemes": {"data": self.data_scheme, "model": self.model_scheme}}
+
+    @classmethod
+    def build(cls, body, model_config, words, chars, labels, data_config, train_config) -> Tagger:  # type: ignore[override]
+        schemes = body["schemes"]
+        net = build_net(model_config, words, chars, labels, schemes["model"])
+        return cls(net, words, chars, labels, model_config, data_config, train_config, data_scheme=schemes["data"])
+
+
+def build_net(
+    config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, scheme: str
+) -> TaggerNet:
+    """The network for these vocabularies; CRF transitions are constrained by the labels' ``scheme``."""
+    constraints = None if scheme == "plain" else allowed_transitions(labels.items, scheme)
+    return TaggerNet(
+        config, len(words), len(chars) if chars is not None else 1, len(labels), constraints, words.trainable
+    )
+
+
+def label_set(tag_sequences: Iterable[list[str]], scheme: str) -> list[str]:
+    """Every tag the model may output: for span schemes all prefixes of every type seen, so the CRF's
+    transition constraints are complete even for types seen only as single tokens."""
+    seen = {t for tags in tag_sequences for t in tags}
+    if scheme == "plain":
+        return sorted(seen)
+    types = sorted({t[2:] for t in seen if t != "O"})
+    prefixes = "BIES" if scheme == "bioes" else "BI"
+    return ["O"] + [f"{p}-{kind}" for kind in types for p in prefixes]
+
+
+def _resolve_scheme(sentences: list[Sentence], requested: str, path: Path) -> str:
+    detected = detect_scheme(s.tags or [] for s in sentences)
+    if requested == "auto":
+        return detected
+    if requested != "plain" and detected == "plain":
+        raise InputError(f"--scheme {requested} given, but the tags have no B-/I- prefixes", path)
+    return requested
+
+
+def train_tagger(
+    train: Path,
+    dev: Path | None,
+    embeddings: Path | None,
+    data_config: DataConfig,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    callbacks: Callbacks | None = None,
+    embedding_cache: bool = True,
+    log: Any = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    runtime: Runtime = Runtime(),
+) -> tuple[Tagger, History]:
+    """Read the data, build vocabularies and the network, train with early stopping on dev.
+
+    With ``checkpoint_dir`` the training state is saved there as it goes (:mod:`seqtag.training.checkpoint`);
+    ``resume`` continues from the checkpoint in it, which must come from the same data and settings.
+    """
+    cluster = runtime.cluster
+    checkpoints = CheckpointDir(checkpoint_dir, resume, writable=cluster.main) if checkpoint_dir else None
+    say = log or (lambda message: None)
+    notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
+    prepare_run(train_config)
+    train_sents = list(read_sentences(train, data_config))
+    dev_sents = list(read_sentences(dev, data_config)) if dev is not None else []
+    data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
+    model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
+    train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]
+    labels = Vocab(label_set(train_tags, model_scheme))
+    notes.append(
+        f"train: {len(train_sents):,} sentences, {sum(map(len, train_sents)):,} tokens, "
+        f"{len(labels)} labels (files in {data_scheme}, model in {model_scheme})"
+        + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
+    )
+
+    with main_first(cluster):  # rank 0 fills the vector cache, the others read it
+        inputs = build_inputs(
+        (s.tokens for s in train_sents), embeddings, model_config, train_config.seed, embedding_cache, notes.append
+        )
+    net = build_net(inputs.config, inputs.words, inputs.chars, labels, model_scheme)
+    net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
+    meta = {**run_meta(train, dev, embeddings, inputs), "train_sentences": len(train_sents)}
+    tagger = Tagger(
+        net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta, data_scheme=data_scheme
+    ).to(runtime.device)
+
+    token_lists = [s.tokens for s in train_sents]
+    resumed = None  # the checkpoint's training state when resuming
+    if checkpoints is not None:
+        dev_items = ([s.tokens, s.tags] for s in dev_sents)
+        resumed = checkpoints.start(fingerprint(tagger, zip(token_lists, train_tags), dev_items))
+        if resumed is not None:
+            notes.append(checkpoints.resume_note(resumed))
+    state = start_training(net, train_config, resumed, checkpoints.path if checkpoints else None)
+    for note in notes:
+        say(note)
+
+    lengths = [len(s) for s in token_lists]
+    per_token = inputs.config.head == "softmax"
+
+    def batches(rng: random.Random) -> list[Batch]:
+        groups = bucket_batches(
+            lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None
+        )
+        # Under torchrun, this rank's slice of each global batch; a softmax loss is a mean over tokens.
+        return rank_batches(
+            groups, cluster, lambda mine: tagger.collate([token_lists[i] for i in mine], [train_tags[i] for i in mine]),
+            lengths if per_token else None,
+        )
+
+    def score_dev() -> dict[str, float]:
+        from seqtag.evaluation.metrics import tagging_report
+
+        predicted = predict_shared(tagger.predict, [s.tokens for s in dev_sents], cluster)
+        report = tagging_report([s.tags for s in dev_sents], predicted, data_scheme)
+        return {
+            "score": report["score"],
+            "precision": report["micro"]["precision"],
+            "recall": report["micro"]["recall"],
+            "f1": report["micro"]["f1"],
+            "accuracy": report["accuracy"],
+        }
+
+    history = fit(net, batches, score_dev if dev_sents else None, train_config, callbacks, checkpoints, state, runtime)
+    record_history(meta, history)
+    return tagger, history

@@ -1,0 +1,55 @@
+"""A plain-dict description of a loaded model archive (for `seqtag info`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seqtag.tasks.base import word_list
+
+
+def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
+    model = body["config"].get("model", {})
+    meta = body.get("meta", {})
+    vocab = body["vocab"]
+    parameters = sum(t.numel() for t in body["state_dict"].values() if t.is_floating_point())
+    direction = "bi" if model.get("bidirectional") else "uni"
+    activation = model.get("activation", "tanh")  # files older than the window / IRNN options lack these
+    if model.get("encoder", "rnn") == "window":
+        context = (
+            f"window MLP (±{model.get('window')} words, {model.get('layers')} hidden layer(s) of "
+            f"{model.get('hidden')} {activation} units)"
+        )
+    else:
+        extra = ""
+        if model.get("cell") == "rnn":
+            extra = f", {activation}" + (", identity init" if model.get("identity_init") else "")
+        context = (
+            f"{model.get('layers')}-layer {direction}directional {str(model.get('cell')).upper()} "
+            f"({model.get('hidden')} units per direction{extra})"
+        )
+    architecture = (
+        f"{context}, char encoder {model.get('char_encoder')}, "
+        + (f"pooling {model.get('pooling')}" if body["task"] == "classify" else f"head {model.get('head')}")
+    )
+    summary: dict[str, Any] = {
+        "file": str(path),
+        "size_mb": round(path.stat().st_size / 1e6, 2),
+        "task": body["task"],
+        "architecture": architecture,
+        "parameters": parameters,
+        "labels": vocab.get("labels"),
+        "vocab_words": len(word_list(vocab.get("words") or [])),
+        "vocab_chars": len(vocab.get("chars") or []),
+        "word_dim": model.get("word_dim"),
+        "embeddings": meta.get("embeddings"),
+        "embedding_coverage": meta.get("embedding_coverage"),
+        "train_data": meta.get("train_data"),
+        "dev_data": meta.get("dev_data"),
+        "best_epoch": meta.get("best_epoch"),
+        "dev_scores": meta.get("dev_scores"),
+        "seqtag_version": body.get("seqtag_version"),
+        "format_version": body.get("version"),
+    }
+    if "schemes" in body:
+        summary["tag_scheme"] = f"{body['schemes']['data']} (trained in {body['schemes']['model']})"
+    return summary

@@ -1,0 +1,76 @@
+"""Token streams for training and coverage: plain text, tokenized text, CoNLL / CoNLL-U and classification
+files, read through seqtag's own readers, one sentence (or text) at a time."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqtag.data.sentence import Sentence
+from seqtag.formats.classification import FORMATS as TEXT_FORMATS
+
+# What a corpus file can be: text lines (syntok or whitespace tokens), tagging column files, or labelled
+# classification files whose labels are ignored. "auto" goes by the file (see read_tokens).
+FORMATS = ("auto", "raw", "tokenized", "conll", "conllu", *(f for f in TEXT_FORMATS if f not in ("auto", "text")))
+
+
+def read_tokens(
+    path: str | Path, input_format: str = "auto", encoding: str = "utf-8", token_column: int = 0
+) -> Iterator[list[str]]:
+    """Stream the token lists (sentences or texts) of one file; empty ones are skipped.
+
+    ``auto``: a tagging file (by name or shape, as `seqtag train` decides) is read as CoNLL-U (``.conllu``)
+    or CoNLL columns, anything else as a classification file with its format detected (which includes
+    unlabelled text, tokenized by syntok). Errors surface while iterating, as :class:`InputError`.
+    """
+    if input_format not in FORMATS:
+        raise ValueError(f"expected input format in {FORMATS}, got {input_format!r}")
+    fmt = _resolve(Path(path), input_format)
+    if fmt in ("raw", "tokenized", "conll", "conllu"):
+        from seqtag.formats.writers import iter_input
+
+        sentences: Iterator[Sentence] = iter_input(str(path), fmt, encoding=encoding, token_column=token_column)
+        return (s.tokens for s in sentences if s.tokens)
+    from seqtag.formats.classification import read_examples
+
+    examples = read_examples(path, format=fmt, encoding=encoding, with_labels=False)
+    return (e.tokens for e in examples if e.tokens)
+
+
+def _resolve(path: Path, input_format: str) -> str:
+    if input_format != "auto":
+        return input_format
+    from seqtag.formats.detect import detect_task
+
+    if detect_task(path) == "tag":
+        return "conllu" if path.name.endswith(".conllu") else "conll"
+    return "auto"  # a classification file: textcls detects which kind
+
+
+@dataclass
+class Corpus:
+    """A restartable iterable of token lists over several files, as gensim wants it (one pass per epoch).
+
+    ``on_sentence(count)`` is called every ``report_every`` sentences and at the end of each pass with the
+    number of sentences read so far in that pass; gensim iterates in its own thread, so it must be
+    thread-safe. ``lowercase`` lowercases every token.
+    """
+
+    paths: Sequence[str | Path]
+    input_format: str = "raw"
+    encoding: str = "utf-8"
+    token_column: int = 0
+    lowercase: bool = False
+    on_sentence: Callable[[int], None] | None = None
+    report_every: int = 1000
+
+    def __iter__(self) -> Iterator[list[str]]:
+        count = 0
+        for path in self.paths:
+            for tokens in read_tokens(path, self.input_format, self.encoding, self.token_column):
+                yield [t.lower() for t in tokens] if self.lowercase else tokens
+                count += 1
+                if self.on_sentence is not None and count % self.report_every == 0:
+                    self.on_sentence(count)
+        if self.on_sentence is not None:
+            self.on_sentence(count)
