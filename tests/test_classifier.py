@@ -10,7 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from seqtag.data.batching import Collator
-from seqtag.tasks.classification import Classifier, train_classifier
+from seqtag.tasks.classification import Classifier
+from seqtag.training.train import train_model as train_classifier
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.models.classifier import POOLINGS, ClassifierNet

@@ -174,14 +174,10 @@ def train(
         raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
     if checkpoint_every is not None and checkpoint_dir is None and resume is None:
         raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
-    if model_config.task == "classify":
-        from seqtag.tasks.classification import train_classifier as train_model
-    else:
-        from seqtag.tasks.tagging import train_tagger as train_model
-
     from seqtag.training.devices import resolve_device
     from seqtag.training.distributed import device_for, join, leave
     from seqtag.training.loop import Runtime
+    from seqtag.training.train import train_model
 
     runtime = Runtime(device_for(cluster, resolve_device(device)), amp.value, cluster)
     if runtime.amp != "none" and runtime.device.type != "cuda":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,20 @@ from seqtag.data.vocab import Vocab, WordVocab
 
 PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
 M = TypeVar("M", bound="Model")
+
+
+@dataclass
+class TrainingData:
+    """What a task reads from labelled files before training (see :meth:`Model.training_data`)."""
+
+    train: list[Any]  # records with ``.tokens``
+    dev: list[Any]
+    targets: list[Any]  # per training record, what the network learns (e.g. tags in the model's scheme)
+    dev_gold: list[Any]  # per dev record, the gold labels as scored
+    labels: Vocab
+    summary: str  # one line about the data, for the log
+    state: dict[str, Any] = field(default_factory=dict)  # the task's own constructor arguments
+    meta: dict[str, Any] = field(default_factory=dict)  # what the model file records about the data
 
 
 def word_list(stored: str | list[str]) -> list[str]:
@@ -72,6 +87,42 @@ class Model:
         self.collate.device = device
         return self
 
+    # ---- the task protocol: what each task defines ----
+
+    @classmethod
+    def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
+        """Read labelled training (and dev) files; the label vocabulary and the targets."""
+        raise NotImplementedError
+
+    @classmethod
+    def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> nn.Module:
+        """The task's network for these vocabularies (``state`` as in :attr:`TrainingData.state`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def create(cls: type[M], inputs: Any, data: TrainingData, data_config: DataConfig, train_config: TrainConfig,
+               meta: dict[str, Any]) -> M:
+        """A new, untrained model for ``data`` over the shared ``inputs`` (:func:`seqtag.data.inputs.build_inputs`)."""
+        net = cls.build_net(inputs.config, inputs.words, inputs.chars, data.labels, **data.state)
+        return cls(net, inputs.words, inputs.chars, data.labels, inputs.config, data_config, train_config, meta, **data.state)
+
+    def training_batch(self, token_lists: Sequence[Sequence[str]], targets: Sequence[Any]) -> Any:
+        """A batch of token lists with their targets, for the loss."""
+        raise NotImplementedError
+
+    @property
+    def loss_per_token(self) -> bool:
+        """Whether the loss is a mean over tokens (rather than over examples): distributed ranks weight by it."""
+        return False
+
+    def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
+        """Scores of ``predict``'s output against gold, with the model-selection ``score`` (higher is better)."""
+        raise NotImplementedError
+
+    def predict(self, token_lists: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[Any]:
+        """One prediction per token list, in order."""
+        raise NotImplementedError
+
     def predict_chunk(self, token_lists: Sequence[Sequence[str]], batch_size: int) -> list[Any]:
         """One prediction per token list (empty lists allowed), in order."""
         raise NotImplementedError
@@ -119,10 +170,17 @@ class Model:
         )
 
     @classmethod
+    def archive_state(cls, body: dict[str, Any]) -> dict[str, Any]:
+        """The task's own constructor arguments, from a model file (the inverse of :meth:`archive_extra`)."""
+        return {}
+
+    @classmethod
     def build(cls: type[M], body: dict[str, Any], model_config: ModelConfig, words: WordVocab,
               chars: Vocab | None, labels: Vocab, data_config: DataConfig, train_config: TrainConfig) -> M:
         """Make the network for these vocabularies and wrap it (weights are loaded by the caller)."""
-        raise NotImplementedError
+        state = cls.archive_state(body)
+        net = cls.build_net(model_config, words, chars, labels, **state)
+        return cls(net, words, chars, labels, model_config, data_config, train_config, **state)
 
     @classmethod
     def from_archive(cls: type[M], body: dict[str, Any], path: str | Path = "") -> M:

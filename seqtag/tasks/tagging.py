@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,20 +13,16 @@ from typing import Any
 
 import torch
 
-from seqtag.data.batching import Batch, bucket_batches
-from seqtag.training.checkpoint import CheckpointDir, fingerprint
-from seqtag.config import DataConfig, ModelConfig, TrainConfig
-from seqtag.formats.readers import read_sentences
+from seqtag.config import DataConfig, ModelConfig
+from seqtag.data.batching import Batch
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
 from seqtag.data.sentence import Sentence
-from seqtag.training.distributed import main_first, predict_shared, rank_batches
+from seqtag.data.vocab import Vocab, WordVocab
 from seqtag.errors import InputError
-from seqtag.data.inputs import build_inputs, run_meta
-from seqtag.tasks.base import PREDICT_BATCH, Model
+from seqtag.formats.readers import read_sentences
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
-from seqtag.training.loop import Callbacks, History, Runtime, fit, prepare_run, record_history, start_training
-from seqtag.data.vocab import Vocab, WordVocab
+from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData
 
 
 @dataclass
@@ -173,14 +168,56 @@ class Tagger(Model):
             at += count
         return token_probs, span_probs
 
+    # ---- the task protocol ----
+
+    @classmethod
+    def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
+        train_sents = list(read_sentences(train, data_config))
+        dev_sents = list(read_sentences(dev, data_config)) if dev is not None else []
+        data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
+        model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
+        train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]
+        labels = Vocab(label_set(train_tags, model_scheme))
+        summary = (
+            f"train: {len(train_sents):,} sentences, {sum(map(len, train_sents)):,} tokens, "
+            f"{len(labels)} labels (files in {data_scheme}, model in {model_scheme})"
+            + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
+        )
+        return TrainingData(
+            train_sents, dev_sents, train_tags, [s.tags for s in dev_sents], labels, summary,
+            state={"data_scheme": data_scheme}, meta={"train_sentences": len(train_sents)},
+        )
+
+    @classmethod
+    def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> TaggerNet:
+        data_scheme = state["data_scheme"]
+        return build_net(config, words, chars, labels, "plain" if data_scheme == "plain" else config.train_scheme)
+
+    def training_batch(self, token_lists: Sequence[Sequence[str]], targets: Sequence[Any]) -> Batch:
+        return self.collate(token_lists, targets)
+
+    @property
+    def loss_per_token(self) -> bool:
+        return self.model_config.head == "softmax"
+
+    def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
+        from seqtag.evaluation.metrics import tagging_report
+
+        report = tagging_report(list(gold), list(predicted), self.data_scheme)
+        return {
+            "score": report["score"],
+            "precision": report["micro"]["precision"],
+            "recall": report["micro"]["recall"],
+            "f1": report["micro"]["f1"],
+            "accuracy": report["accuracy"],
+        }
+
     def archive_extra(self) -> dict[str, Any]:
         return {"schemes": {"data": self.data_scheme, "model": self.model_scheme}}
 
     @classmethod
-    def build(cls, body, model_config, words, chars, labels, data_config, train_config) -> Tagger:  # type: ignore[override]
-        schemes = body["schemes"]
-        net = build_net(model_config, words, chars, labels, schemes["model"])
-        return cls(net, words, chars, labels, model_config, data_config, train_config, data_scheme=schemes["data"])
+    def archive_state(cls, body: dict[str, Any]) -> dict[str, Any]:
+        return {"data_scheme": body["schemes"]["data"]}
 
 
 def build_net(
@@ -211,92 +248,3 @@ def _resolve_scheme(sentences: list[Sentence], requested: str, path: Path) -> st
     if requested != "plain" and detected == "plain":
         raise InputError(f"--scheme {requested} given, but the tags have no B-/I- prefixes", path)
     return requested
-
-
-def train_tagger(
-    train: Path,
-    dev: Path | None,
-    embeddings: Path | None,
-    data_config: DataConfig,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    callbacks: Callbacks | None = None,
-    embedding_cache: bool = True,
-    log: Any = None,
-    checkpoint_dir: Path | None = None,
-    resume: bool = False,
-    runtime: Runtime = Runtime(),
-) -> tuple[Tagger, History]:
-    """Read the data, build vocabularies and the network, train with early stopping on dev.
-
-    With ``checkpoint_dir`` the training state is saved there as it goes (:mod:`seqtag.training.checkpoint`);
-    ``resume`` continues from the checkpoint in it, which must come from the same data and settings.
-    """
-    cluster = runtime.cluster
-    checkpoints = CheckpointDir(checkpoint_dir, resume, writable=cluster.main) if checkpoint_dir else None
-    say = log or (lambda message: None)
-    notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
-    prepare_run(train_config)
-    train_sents = list(read_sentences(train, data_config))
-    dev_sents = list(read_sentences(dev, data_config)) if dev is not None else []
-    data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
-    model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
-    train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]
-    labels = Vocab(label_set(train_tags, model_scheme))
-    notes.append(
-        f"train: {len(train_sents):,} sentences, {sum(map(len, train_sents)):,} tokens, "
-        f"{len(labels)} labels (files in {data_scheme}, model in {model_scheme})"
-        + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
-    )
-
-    with main_first(cluster):  # rank 0 fills the vector cache, the others read it
-        inputs = build_inputs(
-        (s.tokens for s in train_sents), embeddings, model_config, train_config.seed, embedding_cache, notes.append
-        )
-    net = build_net(inputs.config, inputs.words, inputs.chars, labels, model_scheme)
-    net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
-    meta = {**run_meta(train, dev, embeddings, inputs), "train_sentences": len(train_sents)}
-    tagger = Tagger(
-        net, inputs.words, inputs.chars, labels, inputs.config, data_config, train_config, meta, data_scheme=data_scheme
-    ).to(runtime.device)
-
-    token_lists = [s.tokens for s in train_sents]
-    resumed = None  # the checkpoint's training state when resuming
-    if checkpoints is not None:
-        dev_items = ([s.tokens, s.tags] for s in dev_sents)
-        resumed = checkpoints.start(fingerprint(tagger, zip(token_lists, train_tags), dev_items))
-        if resumed is not None:
-            notes.append(checkpoints.resume_note(resumed))
-    state = start_training(net, train_config, resumed, checkpoints.path if checkpoints else None)
-    for note in notes:
-        say(note)
-
-    lengths = [len(s) for s in token_lists]
-    per_token = inputs.config.head == "softmax"
-
-    def batches(rng: random.Random) -> list[Batch]:
-        groups = bucket_batches(
-            lengths, train_config.batch_size, shuffle=True, rng=rng, max_tokens=train_config.batch_tokens or None
-        )
-        # Under torchrun, this rank's slice of each global batch; a softmax loss is a mean over tokens.
-        return rank_batches(
-            groups, cluster, lambda mine: tagger.collate([token_lists[i] for i in mine], [train_tags[i] for i in mine]),
-            lengths if per_token else None,
-        )
-
-    def score_dev() -> dict[str, float]:
-        from seqtag.evaluation.metrics import tagging_report
-
-        predicted = predict_shared(tagger.predict, [s.tokens for s in dev_sents], cluster)
-        report = tagging_report([s.tags for s in dev_sents], predicted, data_scheme)
-        return {
-            "score": report["score"],
-            "precision": report["micro"]["precision"],
-            "recall": report["micro"]["recall"],
-            "f1": report["micro"]["f1"],
-            "accuracy": report["accuracy"],
-        }
-
-    history = fit(net, batches, score_dev if dev_sents else None, train_config, callbacks, checkpoints, state, runtime)
-    record_history(meta, history)
-    return tagger, history
