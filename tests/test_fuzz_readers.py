@@ -28,7 +28,7 @@ from seqtag.training.checkpoint import read_checkpoint
 from seqtag.config import read_toml
 from seqtag.formats.columns import read_columns
 from seqtag.formats.conllu import read_conllu
-from seqtag.formats.detect import detect_task
+from seqtag.formats.registry import detect_task
 from seqtag.formats.text import read_raw, read_tokenized
 from seqtag.formats.classification import read_examples
 from seqtag.vectors.pretrained import load_vectors
@@ -135,12 +135,16 @@ def test_tokenized_text(data):
 
 @FUZZ
 @given(assembled("columns"), gzipped("columns"))
-def test_task_detection_always_answers(data, compressed):
+def test_task_detection_answers_or_says_why(data, compressed):
+    """A task, or the one-line InputError that names the file and the option that settles it."""
     with tempfile.TemporaryDirectory() as folder:
         for name, content in (("train.txt", data), ("train.txt.gz", compressed)):
             path = Path(folder) / name
             path.write_bytes(content)
-            assert detect_task(path) in ("tag", "classify")
+            try:
+                assert detect_task(path) in ("tag", "classify")
+            except InputError as error:
+                assert str(error).startswith(str(path)) and "--input-format" in str(error)
 
 
 # ---------------------------------------------------------------------------- TOML config files

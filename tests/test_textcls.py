@@ -1,4 +1,4 @@
-"""read_examples / detect_format: every format, auto-detection, column choice, tokenization, errors."""
+"""read_examples and format detection for classification data: every format, auto-detection, column choice, tokenization, errors."""
 from __future__ import annotations
 
 import io
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.formats.classification import FORMATS, Example, detect_format, read_examples
+from seqtag.formats.classification import FORMATS, Example, read_examples
+from seqtag.formats.registry import CLASSIFY, resolve
 from seqtag.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -77,7 +78,7 @@ def test_text_format_needs_with_labels_false(tmp_path):
 
 
 def test_unknown_format_and_bad_max_tokens_fail_at_once(tmp_path):
-    with pytest.raises(InputError, match="unknown input format 'xml'"):
+    with pytest.raises(InputError, match="unknown format 'xml'"):
         read_examples("nowhere", format="xml")
     with pytest.raises(InputError, match="max_tokens"):
         read_examples("nowhere", max_tokens=0)
@@ -245,31 +246,40 @@ def test_read_is_lazy_and_streams(tmp_path):
     ("1 a stirring , funny", None, "label-space"),
     ("negative great movie", None, "label-space"),
 ])
-def test_detect_format(line, name, expected):
-    assert detect_format(line, name) == expected
+def test_detect_format(tmp_path, line, name, expected):
+    assert detect_format(tmp_path, line, name) == expected
 
 
-def test_detect_prediction_input_prefers_text():
-    assert detect_format("the movie was great", with_labels=False) == "text"
-    assert detect_format("great", with_labels=False) == "text"
-    assert detect_format("0 the movie was great", with_labels=False) == "label-space"
+def detect_format(folder, line: str, name: str | None = None, with_labels: bool = True) -> str:
+    """The registry's format for a classification file holding ``line``; "text" for unlabelled text."""
+    path = folder / (name or "data")
+    path.write_text(line + "\n", encoding="utf-8")
+    found, _ = resolve(path, task=CLASSIFY, labelled=with_labels)
+    return "text" if found.task is None else found.name
 
 
-def test_detect_column_names_mean_header():
-    assert detect_format("a\tb") == "label-tab"
-    assert detect_format("a\tb", column_names=True) == "tsv"
+def test_detect_prediction_input_prefers_text(tmp_path):
+    assert detect_format(tmp_path, "the movie was great", with_labels=False) == "text"
+    assert detect_format(tmp_path, "great", with_labels=False) == "text"
+    assert detect_format(tmp_path, "0 the movie was great", with_labels=False) == "label-space"
+
+
+def test_detect_column_names_mean_header(tmp_path):
+    path = write(tmp_path, "a\tb c\nx\ty z\n")
+    assert [e.label for e in read_examples(path, tokenized=True)] == ["a", "x"]
+    assert [e.label for e in read_examples(path, label_column="a", tokenized=True)] == ["x"]
 
 
 @pytest.mark.parametrize("line", ["single", "averyveryverylongfirstword12 then text"])
-def test_detect_undecidable(line):
+def test_detect_undecidable(tmp_path, line):
     with pytest.raises(InputError) as info:
-        detect_format(line, "f.txt", line=4)
-    assert str(info.value) == "f.txt:4: cannot tell the format; give --input-format"
+        detect_format(tmp_path, line, "f.txt")
+    assert str(info.value).startswith(f"{tmp_path / 'f.txt'}:1: looks like plain text, one document per line, with no labels; give --input-format")
 
 
 def test_auto_undecidable_reports_first_content_line(tmp_path):
     path = write(tmp_path, "\n\nlonely\n")
-    assert error_of(path) == f"{path}:3: cannot tell the format; give --input-format"
+    assert error_of(path).startswith(f"{path}:3: looks like plain text, one document per line, with no labels; give --input-format")
 
 
 def test_auto_with_named_columns_reads_a_header(tmp_path):
@@ -371,8 +381,7 @@ needs_data = pytest.mark.skipif(not (DATA / "cls").is_dir(), reason=f"shared dat
 @needs_data
 def test_kim_sst2_train_is_label_space():
     path = DATA / "cls" / "sst2" / "stsa.binary.train"
-    with path.open(encoding="utf-8") as stream:
-        assert detect_format(stream.readline(), path.name) == "label-space"
+    assert resolve(path, task=CLASSIFY)[0].name == "label-space"
     examples = list(read_examples(path))  # syntok on purpose: the default path, ~1.5 s
     assert len(examples) == 6920
     assert {e.label for e in examples} == {"0", "1"}
@@ -383,8 +392,7 @@ def test_kim_sst2_train_is_label_space():
 @needs_data
 def test_glue_sst2_phrases_train_is_tsv():
     path = DATA / "cls" / "sst2-phrases" / "train.tsv"
-    with path.open(encoding="utf-8") as stream:
-        assert detect_format(stream.readline(), path.name) == "tsv"
+    assert resolve(path, task=CLASSIFY)[0].name == "tsv"
     # Whitespace tokens: the file is pre-tokenized, and syntok on 67k phrases would take ~7 s.
     examples = list(read_examples(path, tokenized=True))
     assert len(examples) == 67349

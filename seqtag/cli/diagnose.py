@@ -125,7 +125,7 @@ def _fresh_curves(settings: dict[str, Any], data: Path, cells: list[str], embedd
     data_config, model_config, train_config = build_configs(settings)
     task = model_config.task
     if task == "auto":
-        from seqtag.formats.detect import detect_task
+        from seqtag.formats.registry import detect_task
 
         task = detect_task(data)
     found = _selected(data, data_config, task, min_length, limit)

@@ -64,7 +64,7 @@ def evaluate(
             loaded = load_model(model)
             task, base = loaded.task, loaded.data_config
         else:
-            from seqtag.formats.detect import detect_task
+            from seqtag.formats.registry import detect_task
 
             task, base = detect_task(Path(gold)), DataConfig()
         from seqtag.evaluation.evaluate import compare_systems

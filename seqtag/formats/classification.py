@@ -17,8 +17,8 @@ Formats (``FORMATS``):
   integer; ``label_column`` / ``text_columns`` name other keys.
 * ``text`` -- unlabelled, one text per line, for prediction only. Every line, even an empty one, gives an
   example (an empty line gives ``tokens == []``), so outputs stay aligned with input lines.
-* ``auto`` -- decided by :func:`detect_format` from the file name and the first non-empty line; works on
-  stdin too (peeked lines are put back).
+* ``auto`` -- decided by :func:`seqtag.formats.registry.resolve` from the content (and the file name where
+  the content cannot tell); works on stdin too (the lines looked at are put back).
 
 Blank lines are skipped in every format but ``text``; ``Example.line`` always locates the source line.
 ``Example.text`` is the text with surrounding whitespace removed. With ``with_labels=False`` (prediction
@@ -36,7 +36,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 from seqtag.formats.columns import Source, decode_error, open_lines
@@ -54,7 +53,6 @@ HEADER_NAMES = frozenset({
     "document", "tweet", "question",
 })
 MAX_LABEL_LENGTH = 20  # auto: the first word of a label-space line is at most this long
-UNDECIDABLE = "cannot tell the format; give --input-format"
 
 _FASTTEXT_LABELS = re.compile(r"(?:__label__\S*(?:\s+|$))+")
 _NUMBER = re.compile(r"[+-]?\d+")
@@ -87,9 +85,13 @@ def read_examples(
     tokenized: bool = False,
     max_tokens: int | None = None,
     with_labels: bool = True,
+    context: str | None = None,
 ) -> Iterator[Example]:
     """Stream the examples of ``source`` (a path, ``"-"`` for stdin, or an open text or binary stream).
 
+    ``format`` is one of ``FORMATS`` or a name of the format registry (``raw`` and ``tokenized`` read
+    unlabelled lines, as ``text``); ``auto`` asks the registry (:func:`seqtag.formats.registry.resolve`),
+    which also refuses tagging formats, saying why (``context``: where the task comes from).
     ``tokenized=True`` splits the text on whitespace; otherwise syntok tokenizes it (all tokens of the
     text, no sentence splitting). ``max_tokens`` keeps only the first N tokens. ``label_column`` and
     ``text_columns`` apply to tsv/csv (names or indexes) and jsonl (key names).
@@ -97,19 +99,26 @@ def read_examples(
     Option errors (unknown format, bad ``max_tokens``, the label-less ``text`` format with
     ``with_labels=True``) raise :class:`InputError` at once; input errors are raised during iteration.
     """
-    if format not in FORMATS:
-        raise InputError(f"unknown input format {format!r}; choose one of {', '.join(FORMATS)}")
     if max_tokens is not None and max_tokens < 1:
         raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
-    if format == "text" and with_labels:
-        # Training on label-less text would fail later and far less clearly.
-        raise InputError("the 'text' format has no labels; use it for prediction input only")
     if isinstance(text_columns, (str, int)):
         text_columns = [text_columns]
     elif text_columns is not None:
         text_columns = list(text_columns)
         if not text_columns:
             raise InputError("text_columns is empty: give at least one text column")
+    if format == "text" and with_labels:
+        # Training on label-less text would fail later and far less clearly.
+        raise InputError("the 'text' format has no labels; use it for prediction input only")
+    if format != "text":
+        from seqtag.formats.registry import CLASSIFY, resolve
+
+        found, source = resolve(source, format, task=CLASSIFY, labelled=with_labels, encoding=encoding, context=context)
+        tokenized = tokenized or found.name == "tokenized"
+        by_name = any(isinstance(c, str) and not _NUMBER.fullmatch(c) for c in [label_column, *(text_columns or ())])
+        if format == "auto" and found.name == "label-tab" and by_name:
+            found = type(found)("tsv", CLASSIFY, "")  # columns picked by name: the first line is a header
+        format = "text" if found.task is None else found.name
 
     tokenize = str.split if tokenized else _syntok_tokens
     if max_tokens is not None:
@@ -122,67 +131,12 @@ def read_examples(
     return _read(source, format, encoding, options)
 
 
-def detect_format(
-    first_line: str, name: str | None = None, *, line: int | None = None, with_labels: bool = True,
-    column_names: bool = False,
-) -> str:
-    """The format of a file whose first non-empty line is ``first_line`` (one of ``FORMATS`` but "auto").
-
-    ``name`` is the file name: ``.jsonl``/``.ndjson`` means jsonl and ``.csv`` means csv; other names
-    (``.tsv``, ``.txt``, stdin) are decided by content, in this order:
-
-    * starts with ``__label__`` -> fasttext; starts with ``{`` -> jsonl;
-    * holds a tab -> tsv if the line looks like a header (a field is a usual column name such as
-      ``label``, ``text`` or ``sentence``, or ``column_names`` says the caller picks columns by name),
-      else label-tab;
-    * a first word of at most ``MAX_LABEL_LENGTH`` characters followed by text -> label-space. For
-      prediction input (``with_labels=False``) that word must be an integer (Kim-style ``0 text``),
-      otherwise the file is plain ``text``: an unlabelled sentence also starts with a short word.
-
-    Raises :class:`InputError` (located by ``name`` and ``line``) when none of these fits.
-    """
-    suffix = Path(name).suffix.lower() if name else ""
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-
-    stripped = first_line.strip()
-    if stripped.startswith("__label__"):
-        return "fasttext"
-    if stripped.startswith("{"):
-        return "jsonl"
-    if "\t" in stripped:
-        fields = {field.strip().lower() for field in stripped.split("\t")}
-        return "tsv" if column_names or fields & HEADER_NAMES else "label-tab"
-    parts = stripped.split(None, 1)
-    if not with_labels:
-        return "label-space" if len(parts) == 2 and _NUMBER.fullmatch(parts[0]) else "text"
-    if len(parts) == 2 and len(parts[0]) <= MAX_LABEL_LENGTH:
-        return "label-space"
-    raise InputError(UNDECIDABLE, name, line)
-
-
 # ---------------------------------------------------------------------------- reading
 
 
 def _read(source: Source, format: str, encoding: str, options: _Options) -> Iterator[Example]:
     with open_lines(source, encoding) as (name, raw_lines):
         lines = _checked(raw_lines, name, encoding)
-        if format == "auto":
-            # Peek up to the first non-blank line, then put the peeked lines back: stdin cannot seek.
-            head: list[str] = []
-            for line in lines:
-                head.append(line)
-                if line.strip():
-                    break
-            else:
-                raise InputError("no examples found", name)
-            by_name = any(isinstance(c, str) for c in [options.label_column, *(options.text_columns or ())])
-            format = detect_format(
-                head[-1], name, line=len(head), with_labels=options.with_labels, column_names=by_name
-            )
-            lines = chain(head, lines)
         found = False
         for example in _PARSERS[format](name, lines, options):
             found = True

@@ -87,6 +87,19 @@ def _text_lines(stream: TextIO, name: str) -> Iterator[str]:
         raise InputError(f"not valid {err.encoding} text ({err.reason})", name) from None
 
 
+# A first line made only of these words is a header row naming the columns, not a token.
+HEADER_NAMES = frozenset({
+    "token", "tokens", "word", "words", "form", "text", "tag", "tags", "label", "labels", "ner", "ner_tag",
+    "ner_tags", "pos", "pos_tag", "upos", "xpos", "chunk", "chunk_tag", "iob", "bio", "entity", "lemma", "id",
+})
+
+
+def is_column_header(line: str) -> bool:
+    """``token<TAB>tag``-style first lines: at least two fields, every one a usual column name."""
+    fields = [f.strip().lower() for f in (line.rstrip("\r\n").split("\t") if "\t" in line else line.split())]
+    return len(fields) >= 2 and all(f in HEADER_NAMES for f in fields)
+
+
 @dataclass(slots=True)
 class ColumnBlock:
     """A sentence (its split token rows) or, when asked for, a blank line (no rows) or a ``-DOCSTART-``
@@ -103,7 +116,7 @@ def column_blocks(name: str, lines: Iterator[str], encoding: str, separators: bo
     blank and ``-DOCSTART-`` lines between them, in order.
 
     Columns are split on runs of whitespace, or on tabs only when the first token row holds a tab (so
-    tokens may contain spaces). Every row must have as many columns as that first row. Blank or
+    tokens may contain spaces). A first line that names the columns (``token<TAB>tag``) is skipped. Every row must have as many columns as that first row. Blank or
     whitespace-only lines end a sentence; ``-DOCSTART-`` lines also end one. A file without a sentence,
     a row with another number of columns and undecodable bytes are InputErrors naming the line.
     """
@@ -132,6 +145,8 @@ def column_blocks(name: str, lines: Iterator[str], encoding: str, separators: bo
                     continue
                 if ncols > 0:
                     raise InputError(f"expected {ncols} columns, got {len(row)}", name, lineno)
+                if not found and not rows and is_column_header(line):
+                    continue
                 if "\t" in line.rstrip():
                     split, sep = _split_tabs, "\t"
                     row = split(line)

@@ -92,25 +92,24 @@ def _column(value: str) -> int | str:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
-def read_data(source: Any, config: DataConfig, input_format: str | None = None, with_labels: bool = True) -> Iterator[Example]:
+def read_data(source: Any, config: DataConfig, input_format: str | None = None, with_labels: bool = True,
+              context: str | None = None) -> Iterator[Example]:
     """Stream classification examples with the data config's columns, encoding and tokenization."""
-    fmt = input_format or config.input_format
-    if fmt in ("conll", "conllu"):
-        raise InputError(f"input format {fmt} is for taggers; classifiers read tsv, csv, label-tab, label-space, fasttext, jsonl")
     return read_examples(
         source,
-        format=fmt,
+        format=input_format or config.input_format,
         label_column=_column(config.label_column) if config.label_column else None,
         text_columns=[_column(c.strip()) for c in config.text_columns.split(",")] if config.text_columns else None,
         encoding=config.encoding,
         tokenized=config.tokenized,
         max_tokens=config.max_tokens or None,
         with_labels=with_labels,
+        context=context,
     )
 
 
 def _labelled(path: Path, config: DataConfig) -> list[Example]:
-    examples = [e for e in read_data(path, config) if e.tokens]
+    examples = [e for e in read_data(path, config, context="the training data is for classification") if e.tokens]
     if not examples:
         raise InputError("no examples with text found", path)
     return examples

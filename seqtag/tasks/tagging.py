@@ -19,7 +19,7 @@ from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_
 from seqtag.data.sentence import Sentence
 from seqtag.data.vocab import Vocab, WordVocab
 from seqtag.errors import InputError
-from seqtag.formats.readers import read_sentences
+from seqtag.formats.registry import read_sentences
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
 from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData
@@ -172,8 +172,9 @@ class Tagger(Model):
 
     @classmethod
     def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
-        train_sents = list(read_sentences(train, data_config))
-        dev_sents = list(read_sentences(dev, data_config)) if dev is not None else []
+        context = "the training data is for tagging"
+        train_sents = list(read_sentences(train, data_config, context=context))
+        dev_sents = list(read_sentences(dev, data_config, context=context)) if dev is not None else []
         data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
         model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
         train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from seqtag.formats.columns import ColumnBlock, _column, column_blocks, decode_error, open_lines
-from seqtag.formats.detect import detect_task
+from seqtag.formats.registry import detect_task
 from seqtag.data.schemes import convert as convert_tags
 from seqtag.data.schemes import detect_scheme, fits_scheme
 from seqtag.formats.classification import WRITE_FORMATS, format_example, format_header, read_examples

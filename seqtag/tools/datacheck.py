@@ -130,7 +130,7 @@ def check_data(
     report = Report(task, files | ({"embeddings": str(embeddings)} if embeddings is not None else {}), {})
     scheme = "plain"
     if task == "tag":
-        from seqtag.formats.readers import read_sentences
+        from seqtag.formats.registry import read_sentences
 
         def read(path: str) -> Iterator[Record]:
             return ((s.line, s.tokens, s.tags or []) for s in read_sentences(path, data_config))
@@ -163,7 +163,7 @@ def guess_task(train: Path, data_config: DataConfig) -> str:
         return "tag"
     if data_config.input_format != "auto":
         return "classify"
-    from seqtag.formats.detect import detect_task
+    from seqtag.formats.registry import detect_task
 
     return detect_task(train)
 

@@ -61,7 +61,7 @@ def read_token_lists(path: Path, data_config: DataConfig, task: str) -> Iterator
         from seqtag.tasks.classification import read_data
 
         return (example.tokens for example in read_data(path, data_config, with_labels=False))
-    from seqtag.formats.readers import read_sentences
+    from seqtag.formats.registry import read_sentences
 
     return (sentence.tokens for sentence in read_sentences(path, data_config, with_tags=False))
 

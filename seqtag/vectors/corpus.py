@@ -40,7 +40,7 @@ def read_tokens(
 def _resolve(path: Path, input_format: str) -> str:
     if input_format != "auto":
         return input_format
-    from seqtag.formats.detect import detect_task
+    from seqtag.formats.registry import detect_task
 
     if detect_task(path) == "tag":
         return "conllu" if path.name.endswith(".conllu") else "conll"
