@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -45,11 +45,35 @@ class _OneLineErrors(TyperGroup):
 app = typer.Typer(
     cls=_OneLineErrors,
     name="seqtag",
-    help="Neural sequence labelling (NER, POS, chunking): train, evaluate and tag from the command line.",
+    help=(
+        "Neural sequence labelling (NER, POS, chunking) and text classification: train, evaluate, predict, "
+        "inspect and compare models from the command line."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from seqtag._version import __version__
+
+        sys.stdout.write(f"seqtag {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True, metavar=""
+        )
+    ] = False,
+) -> None:
+    """Neural sequence labelling (NER, POS, chunking) and text classification."""
+
+
 app.command()(train)
 app.command()(evaluate)
 app.command()(predict)

@@ -88,7 +88,17 @@ InputFormat = _choices(  # prediction input: text lines, or any labelled format 
     "InputFormat", ("raw", "tokenized", *(f for f in CHOICES["input_format"] if f != "auto"))
 )
 Mode = _choices("Mode", MODES)
+_SETTING_TYPES = {"task": Task, "cell": Cell, "encoder": Encoder, "activation": Activation, "char_encoder": CharEncoder,
+                  "head": Head, "pooling": Pooling, "optimizer": Optimizer, "scheme": Scheme, "conllu_field": UposField,
+                  "input_format": DataFormat}
 Amp = _choices("Amp", ("none", "bf16", "fp16"))
+
+
+def choice_type(setting: str) -> Any:
+    """The option type (a str Enum) of a choice setting, made from its declaration in seqtag.config."""
+    if setting not in _SETTING_TYPES:
+        _SETTING_TYPES[setting] = _choices("".join(part.title() for part in setting.split("_")), CHOICES[setting])
+    return _SETTING_TYPES[setting]
 
 
 def stdout_console() -> Console:

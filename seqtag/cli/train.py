@@ -2,36 +2,19 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import (
-    Activation,
-    Amp,
-    Cell,
-    Encoder,
-    CharEncoder,
-    DataFormat,
-    Pooling,
-    Task,
-    Head,
-    Optimizer,
-    Scheme,
-    UposField,
-    err,
-    is_tty,
-    reports_input_errors,
-    silence_errors,
-)
+from seqtag.cli._common import Amp, choice_type, err, is_tty, reports_input_errors, silence_errors
+from seqtag.config import DATA, MODEL, TRAINING
 
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
-MODEL = "Model"
-TRAINING = "Training"
-DATA = "Data"
-HARDWARE = "Hardware"
+HARDWARE = "Hardware"  # the other help panels are declared with the settings (config.py)
 
 
 class ProgressCallbacks:
@@ -72,107 +55,67 @@ class ProgressCallbacks:
 
 @reports_input_errors
 def train(
-    train_file: Annotated[Path, typer.Option("--train", help="Training data (CoNLL columns or CoNLL-U).", **ExistingFile)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model file.")] = Path("model.seqtag"),
-    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection.", **ExistingFile)] = None,
+    train_file: Annotated[Path, typer.Option("--train", help="Training data (CoNLL columns or CoNLL-U, or texts to classify).", **ExistingFile)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model file; an existing file is replaced only with --force. (default: model.seqtag)", show_default=False)] = Path("model.seqtag"),
+    force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.", metavar="")] = False,
+    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection; without it the last epoch is kept.", **ExistingFile)] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: word2vec .bin/.txt, GloVe .txt, fastText .vec, .gz, gensim .kv.", **ExistingFile)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings; command-line options override it.", **ExistingFile)] = None,
-    task: Annotated[Optional[Task], typer.Option(help="tag (CoNLL columns) or classify (one text per line); auto guesses from the file. (default: auto)")] = None,
-    # model
-    encoder: Annotated[Optional[Encoder], typer.Option(help="rnn: stacked recurrent layers; window: feed-forward layers over the ±--window words around each token. (default: rnn)", rich_help_panel=MODEL)] = None,
-    window: Annotated[Optional[int], typer.Option(help="Window encoder: words on each side of a token. (default: 2)", rich_help_panel=MODEL)] = None,
-    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. (default: lstm)", rich_help_panel=MODEL)] = None,
-    activation: Annotated[Optional[Activation], typer.Option(help="Nonlinearity of the rnn cell or of the window encoder's hidden layers. (default: tanh)", rich_help_panel=MODEL)] = None,
-    identity_init: Annotated[Optional[bool], typer.Option("--identity-init/--no-identity-init", help="rnn cell: start the recurrent weights as the identity and biases at 0 (IRNN, with --activation relu). (default: no)", rich_help_panel=MODEL)] = None,
-    layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers (window encoder: hidden layers). (default: 1)", rich_help_panel=MODEL)] = None,
-    hidden: Annotated[Optional[int], typer.Option(help="Recurrent units per direction (window encoder: units per hidden layer). (default: 200)", rich_help_panel=MODEL)] = None,
-    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="Read sentences both ways. (default: bidirectional)", rich_help_panel=MODEL)] = None,
-    char_encoder: Annotated[Optional[CharEncoder], typer.Option(help="Character encoder. (default: cnn)", rich_help_panel=MODEL)] = None,
-    head: Annotated[Optional[Head], typer.Option(help="Tagger output layer. (default: crf)", rich_help_panel=MODEL)] = None,
-    pooling: Annotated[Optional[Pooling], typer.Option(help="Classifier pooling over time steps. (default: max)", rich_help_panel=MODEL)] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout on embeddings and RNN outputs. (default: 0.5)", rich_help_panel=MODEL)] = None,
-    fine_tune: Annotated[Optional[bool], typer.Option("--fine-tune/--freeze", help="Update pretrained vectors while training. (default: fine-tune)", rich_help_panel=MODEL)] = None,
-    word_dim: Annotated[Optional[int], typer.Option(help="Word vector size without --embeddings. (default: 100)", rich_help_panel=MODEL)] = None,
-    keep_vectors: Annotated[Optional[int], typer.Option(help="Most frequent pretrained rows kept beside the training words, 0 = none. (default: 400000)", rich_help_panel=MODEL)] = None,
-    # training
-    epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs. (default: 50)", rich_help_panel=TRAINING)] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without dev improvement. (default: 5)", rich_help_panel=TRAINING)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Sentences per batch. (default: 32)", rich_help_panel=TRAINING)] = None,
-    batch_tokens: Annotated[Optional[int], typer.Option(help="Also cap batches at this many padded tokens, 0 = no cap (long documents). (default: 0)", rich_help_panel=TRAINING)] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate. (default: 0.001)", rich_help_panel=TRAINING)] = None,
-    optimizer: Annotated[Optional[Optimizer], typer.Option(help="Optimizer. (default: adam)", rich_help_panel=TRAINING)] = None,
-    clip: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping, 0 = off. (default: 5)", rich_help_panel=TRAINING)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed. (default: 1)", rich_help_panel=TRAINING)] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model.", rich_help_panel=TRAINING)] = 1,
-    threads: Annotated[Optional[int], typer.Option(help="Torch threads, 0 = torch's default. (default: 0)", rich_help_panel=TRAINING)] = None,
-    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic torch kernels and, unless --threads says otherwise, 1 thread: the same seed gives bit-identical weights. (default: no)", rich_help_panel=TRAINING)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings (keys named like the options, e.g. char-encoder = \"lstm\"); command-line options override it.", **ExistingFile)] = None,
+    # training (the settings of the config dataclasses are added to this signature below)
+    seeds: Annotated[int, typer.Option(help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model. (default: 1)", show_default=False, rich_help_panel=TRAINING)] = 1,
     checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Keep the whole training state in DIR/checkpoint.pt (every epoch, on Ctrl-C) so --resume DIR can continue the run.", rich_help_panel=TRAINING)] = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option(help="Also checkpoint every N training steps, 0 = at epoch ends only. (default: 0)", rich_help_panel=TRAINING)] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run checkpointed in DIR, with the same data and settings (--epochs and --patience may change); checkpoints keep going to DIR.", rich_help_panel=TRAINING)] = None,
     # data
-    input_format: Annotated[Optional[DataFormat], typer.Option(help="Format of --train/--dev. (default: auto: conllu for .conllu files, else conll; classification formats are detected)", rich_help_panel=DATA)] = None,
-    token_column: Annotated[Optional[int], typer.Option(help="Token column, 0-based. (default: 0)", rich_help_panel=DATA)] = None,
-    tag_column: Annotated[Optional[int], typer.Option(help="Tag column, 0-based, negative from the end. (default: -1)", rich_help_panel=DATA)] = None,
-    conllu_field: Annotated[Optional[UposField], typer.Option(help="Tag field of CoNLL-U files. (default: upos)", rich_help_panel=DATA)] = None,
-    scheme: Annotated[Optional[Scheme], typer.Option(help="Tag scheme of the files. (default: auto)", rich_help_panel=DATA)] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the data files. (default: utf-8)", rich_help_panel=DATA)] = None,
-    label_column: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: label column name or index. (default: 'label' or the first)", rich_help_panel=DATA)] = None,
-    text_columns: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: comma-separated text columns, joined. (default: 'text'/'sentence' or the rest)", rich_help_panel=DATA)] = None,
-    tokenized: Annotated[Optional[bool], typer.Option("--tokenized/--untokenized", help="Classification text is already tokenized (split on spaces). (default: untokenized: syntok)", rich_help_panel=DATA)] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(help="Truncate classification texts to this many tokens, 0 = keep all. (default: 0)", rich_help_panel=DATA)] = None,
-    embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
+    embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag. (default: embedding-cache)", metavar="", show_default=False, rich_help_panel=DATA)] = True,
     # hardware
-    device: Annotated[str, typer.Option(help="Where to train: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; under torchrun, cuda means each process's own GPU. (default: auto)", rich_help_panel=HARDWARE)] = "auto",
-    amp: Annotated[Amp, typer.Option(help="CUDA only: automatic mixed precision of the forward pass, bf16 or fp16 (with loss scaling) autocast; the CRF stays in float32. (default: none)", rich_help_panel=HARDWARE)] = Amp.none,
-    nproc: Annotated[int, typer.Option(min=1, help="Data-parallel training in N processes on this machine: runs `torchrun --standalone --nproc-per-node N -m seqtag train …` (DistributedDataParallel; gloo on CPU, NCCL on GPUs). --batch-size stays the global batch. (default: 1)", rich_help_panel=HARDWARE)] = 1,
+    device: Annotated[str, typer.Option(help="Where to train: auto (CUDA when available, else CPU), cpu, cuda or cuda:N; under torchrun, cuda means each process's own GPU. (default: auto)", show_default=False, rich_help_panel=HARDWARE)] = "auto",
+    amp: Annotated[Amp, typer.Option(help="CUDA only: automatic mixed precision of the forward pass, bf16 or fp16 (with loss scaling) autocast; the CRF stays in float32. (default: none)", metavar="<choice>", show_default=False, rich_help_panel=HARDWARE)] = Amp.none,
+    nproc: Annotated[int, typer.Option(help="Data-parallel training in N processes on this machine: runs `torchrun --standalone --nproc-per-node N -m seqtag train …` (DistributedDataParallel; gloo on CPU, NCCL on GPUs). --batch-size stays the global batch. (default: 1)", show_default=False, rich_help_panel=HARDWARE)] = 1,
+    **options: Any,  # one keyword per setting (config.SETTINGS), None where not given
 ) -> None:
     """Train a tagger or classifier and write ONE model file (best dev epoch). Progress goes to stderr."""
-    from seqtag.config import build_configs, check_value, read_toml
+    from seqtag.config import SETTINGS, build_configs, check_value, read_toml
+    from seqtag.errors import InputError
     from seqtag.training.distributed import launched
 
     cluster = launched()  # under torchrun: this process's rank
     if not cluster.main:
         silence_errors()
+    for name, least in (("--seeds", seeds), ("--nproc", nproc)):
+        if least < 1:
+            raise InputError(f"must be 1 or more, got {least}", name)
     if nproc > 1:
         if cluster.distributed:
-            from seqtag.errors import InputError
-
             raise InputError("already running under torchrun; give the process count to torchrun only", "--nproc")
         raise typer.Exit(launch_torchrun(nproc))
 
     settings: dict[str, Any] = read_toml(config) if config is not None else {}
-    given = dict(
-        task=task, pooling=pooling, batch_tokens=batch_tokens, label_column=label_column, text_columns=text_columns,
-        tokenized=tokenized, max_tokens=max_tokens,
-        encoder=encoder, window=window, activation=activation, identity_init=identity_init,
-        cell=cell, layers=layers, hidden=hidden, bidirectional=bidirectional, char_encoder=char_encoder, head=head,
-        dropout=dropout, fine_tune=fine_tune, word_dim=word_dim, keep_vectors=keep_vectors, epochs=epochs,
-        patience=patience, batch_size=batch_size, lr=lr, optimizer=optimizer, clip=clip, seed=seed,
-        threads=threads, deterministic=deterministic, checkpoint_every=checkpoint_every,
-        input_format=input_format, token_column=token_column, tag_column=tag_column,
-        conllu_field=conllu_field, scheme=scheme, encoding=encoding,
-    )
-    for key, value in given.items():
+    for name, value in options.items():
         if value is not None:
-            value = value.value if hasattr(value, "value") else value
-            settings[key] = check_value(key, value, f"--{key.replace('_', '-')}")
+            value = value.value if isinstance(value, Enum) else value
+            settings[name] = check_value(name, value, SETTINGS[name].option)
     notes: list[str] = []  # printed with the first progress line, so a data error stays the only stderr line
     if settings.get("task", "auto") == "auto":
-        from seqtag.formats.detect import detect_task
+        from seqtag.formats.registry import detect_task
 
-        settings["task"] = detect_task(train_file)
+        settings["task"] = detect_task(
+            train_file, encoding=settings.get("encoding", "utf-8"), input_format=settings.get("input_format", "auto")
+        )
         notes.append(f"task: {settings['task']} (guessed from {train_file}; set --task to override)")
+    if dev_file is None:
+        notes.append("no --dev data: the last epoch is kept (no model selection, no early stopping)")
     data_config, model_config, train_config = build_configs(settings)
-    from seqtag.errors import InputError
 
     if output.is_dir():
         raise InputError("is a directory; give a file name for the model", output)
     if not output.parent.is_dir():
         # Checked now: the model file is written only after training, and would fail then.
         raise InputError(f"cannot write the model file: no such directory {str(output.parent)!r}", output)
+    if (output.exists() or output.is_symlink()) and not force:
+        raise InputError("exists; give --force to replace it", output)
     if resume is not None and checkpoint_dir not in (None, resume):
         raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
-    if checkpoint_every is not None and checkpoint_dir is None and resume is None:
+    if options.get("checkpoint_every") is not None and checkpoint_dir is None and resume is None:
         raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
     from seqtag.training.devices import resolve_device
     from seqtag.training.distributed import device_for, join, leave
@@ -203,12 +146,13 @@ def train(
         )
     finally:
         leave()
+    interrupted = history.stopped == "interrupted"
     if not cluster.main:
+        if interrupted:
+            raise typer.Exit(INTERRUPTED)
         return
-    try:
-        model.save(output)
-    except OSError as error:
-        raise InputError(f"cannot write the model file: {error.strerror or error}", output) from None
+    checkpoints = resume or checkpoint_dir
+    save_model(model, output, checkpoints)
     best = history.best
     summary = f"best epoch {history.best_epoch}"
     if best is not None and best.dev:
@@ -223,6 +167,95 @@ def train(
     )
     if seeds > 1:
         print(seed_summary(runs))
+    if interrupted:
+        again = f"; continue the run with --resume {checkpoints} --force" if checkpoints is not None else ""
+        err.print(f"interrupted: the model trained so far is in {output}{again}", markup=False)
+        raise typer.Exit(INTERRUPTED)
+
+
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
+
+
+def save_model(model: Any, output: Path, checkpoints: Path | None) -> None:
+    """``model.save(output)``; if that fails, the weights go to a file beside ``output`` or in the temporary
+    folder, and the error names it (and the checkpoint directory, if any): a finished run is never lost."""
+    from seqtag.errors import InputError
+
+    try:
+        model.save(output)
+        return
+    except Exception as error:  # disk full, no permission, a file system that refuses renames, …
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+    kept = None
+    for fallback in fallback_paths(output):
+        try:
+            model.save(fallback)
+        except Exception:
+            continue
+        kept = fallback
+        break
+    message = f"cannot write the model file: {reason}; " + (
+        f"the trained model is saved in {kept} instead" if kept is not None else "saving it elsewhere failed too"
+    )
+    if checkpoints is not None:
+        message += f"; the checkpoint in {checkpoints} keeps the training state (--resume {checkpoints})"
+    raise InputError(message, output)
+
+
+def fallback_paths(output: Path) -> list[Path]:
+    """Where :func:`save_model` tries to keep a model it could not write to ``output``, in order."""
+    import os
+    import tempfile
+
+    name = f"{output.stem}.partial-{os.getpid()}{output.suffix or '.seqtag'}"
+    paths = [output.with_name(name), Path(tempfile.gettempdir()) / name]
+    return paths if paths[0].parent.resolve() != paths[1].parent.resolve() else paths[:1]
+
+
+def _setting_parameter(declared: Any) -> inspect.Parameter:
+    """The keyword parameter (and typer option) of one declared setting; None means "not given"."""
+    about = declared.about
+    kind: Any = declared.kind
+    extra: dict[str, Any] = {}
+    if kind is bool:
+        names = ["/".join(declared.flags)]
+        extra["metavar"] = ""  # a flag takes no value: no "<bool>" column
+    else:
+        names = [declared.option]
+        if about.choices:
+            kind = choice_type(declared.name)
+            extra["metavar"] = "<choice>"  # the choices are in the help text: long lists would squeeze the table
+    option = typer.Option(*names, help=declared.describe(), rich_help_panel=about.panel, show_default=False, **extra)
+    return inspect.Parameter(
+        declared.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[kind], option]
+    )
+
+
+def _signature(command: Any) -> inspect.Signature:
+    """``command``'s own options and one option per declared setting, in help order: the main panel, then
+    the Model, Training, Data and Hardware panels (each panel's settings before its other options)."""
+    from seqtag.config import declared_settings
+
+    own = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for parameter in inspect.signature(command, eval_str=True).parameters.values()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+
+    def panel_of(parameter: inspect.Parameter) -> str | None:
+        return next((getattr(m, "rich_help_panel", None) for m in getattr(parameter.annotation, "__metadata__", ())), None)
+
+    settings = [_setting_parameter(declared) for declared in declared_settings()]
+    ordered: list[inspect.Parameter] = []
+    for panel in (None, MODEL, TRAINING, DATA, HARDWARE):
+        ordered += [p for p in own if panel_of(p) == panel and panel is None]
+        ordered += [p for p in settings if panel_of(p) == panel]
+        ordered += [p for p in own if panel_of(p) == panel and panel is not None]
+    assert len(ordered) == len(own) + len(settings), "a parameter in an unknown help panel"
+    return inspect.Signature(ordered, return_annotation=None)
+
+
+train.__signature__ = _signature(train)  # type: ignore[attr-defined]
 
 
 def _train_seeds(

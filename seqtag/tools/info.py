@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from seqtag.config import declared_settings
 from seqtag.tasks.base import word_list
 
 
@@ -52,4 +53,25 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
     }
     if "schemes" in body:
         summary["tag_scheme"] = f"{body['schemes']['data']} (trained in {body['schemes']['model']})"
+    summary["settings"] = settings_of(body["config"])
     return summary
+
+
+SECTION_ORDER = ("model", "train", "data")
+
+
+def settings_of(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every declared setting of a model file, in the order of `seqtag train --help`: its name (as the option
+    and TOML key spell it), section, value, default and help text. A file older than a setting gets its default,
+    as loading it does."""
+    rows = []
+    for section in SECTION_ORDER:
+        saved = config.get(section)
+        saved = saved if isinstance(saved, dict) else {}
+        for declared in declared_settings(section):
+            value = saved.get(declared.name, declared.default)
+            rows.append({
+                "name": declared.key, "section": section, "value": value, "default": declared.default,
+                "help": declared.about.help,
+            })
+    return rows
