@@ -6,21 +6,26 @@ import functools
 import gc
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from seqtag.cli._common import InputFormat, TagOutput, err, reports_input_errors
+from seqtag.cli._common import TagOutput, err, reports_input_errors
+from seqtag.formats.registry import FORMATS
+
+# Prediction input: auto, text lines, or any labelled format with its labels ignored.
+InputFormat = Enum("InputFormat", {name: name for name in ("auto", *FORMATS)}, type=str)
 
 
 @reports_input_errors
 def predict(
     model: Annotated[Path, typer.Argument(help="A .seqtag model file.", exists=True, dir_okay=False)],
     source: Annotated[str, typer.Argument(metavar="INPUT", help="Input file, or - for stdin.")] = "-",
-    input_format: Annotated[InputFormat, typer.Option(help="raw text lines (tokenized by syntok; sentence-split for taggers), tokenized lines, tagging column files, or labelled classification files (labels ignored).")] = InputFormat.raw,
+    input_format: Annotated[InputFormat, typer.Option(help="auto: detected from the content (CoNLL / CoNLL-U files give columns with the prediction appended; labelled classification files give labels for their texts; anything else is raw text); raw: text lines (tokenized by syntok; sentence-split for taggers); tokenized: whitespace-tokenized lines; or a labelled format, its labels ignored. Standard input on a terminal is raw text, tagged line by line.")] = InputFormat.auto,
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
-    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities. (default: conll; jsonl with --confidence or --nbest)")] = None,
+    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities. (default: conll; jsonl with --confidence, --nbest or --top-k)")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
@@ -53,9 +58,17 @@ def predict(
 
         part = parse_shard(shard)
         check_source(source)
-    fmt = (InputFormat.tokenized if tokenized else input_format).value
+    requested = input_format.value
+    if tokenized:
+        if requested not in ("auto", "raw", "tokenized"):
+            raise InputError(f"is for text lines; --input-format {requested} already says how the tokens are split", "--tokenized")
+        requested = "tokenized"
+    interactive = source == "-" and sys.stdin.isatty()
+    if interactive:
+        # A person typing: each line is tagged as it is entered, not after the end of input.
+        requested, chunk = ("raw" if requested == "auto" else requested), 1
     if output_format is None:  # probabilities only fit in JSONL, so asking for them picks it
-        output_format = TagOutput.jsonl if (confidence or nbest) else TagOutput.conll
+        output_format = TagOutput.jsonl if (confidence or nbest or top_k) else TagOutput.conll
     if (confidence or nbest) and output_format is not TagOutput.jsonl:
         raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
     try:
@@ -72,10 +85,12 @@ def predict(
             # the cyclic collector's full passes over them cost seconds on large inputs.
             gc.freeze()
             gc.set_threshold(100_000, 50, 100)
-            if loaded.task == "classify" and fmt in ("conll", "conllu"):
-                raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
-            if loaded.task != "classify" and fmt not in ("raw", "tokenized", "conll", "conllu"):
-                raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
+            loaded.check_prediction_options(output_format.value, top_k)
+            from seqtag.formats.registry import resolve
+
+            fmt, source = resolve(source, requested, task=loaded.task, labelled=False, encoding=encoding)
+            if token_column and fmt.name != "conll":
+                raise InputError(f"is for CoNLL column input; this input is {fmt.looks_like}", "--token-column")
             lines = None
             if part is not None:
                 from seqtag.inference.shards import count_lines
@@ -93,37 +108,15 @@ def predict(
         raise typer.Exit(1) from None
 
 
-def _predict(loaded, pool, source: str, fmt: str, output_format: TagOutput, lines: Optional[range], token_column: int,
+def _predict(loaded, pool, source, fmt, output_format: TagOutput, lines: Optional[range], token_column: int,
              encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int) -> None:
     """Read, predict (here, or by the ``pool``'s workers on the same chunks) and write to stdout."""
     from seqtag.tasks.base import in_chunks
 
-    def predictions(items, method: str, **kwargs):
-        """(item, prediction) in input order from ``loaded.<method>``, chunk by chunk, here or in the pool."""
-        if pool is not None:
-            return pool.predict(items, chunk, method, **kwargs)
-        return in_chunks(items, functools.partial(getattr(loaded, method), **kwargs), chunk)
-
-    if loaded.task == "classify":
-        from seqtag.formats.writers import write_classified
-
-        text_format = "text" if fmt in ("raw", "tokenized") else fmt
-        if lines is None:
-            examples = loaded.read(source, text_format, encoding=encoding, tokenized=fmt == "tokenized")
-        else:
-            from seqtag.inference.shards import shard_examples
-
-            read = functools.partial(loaded.read, input_format=text_format, encoding=encoding)
-            examples = shard_examples(read, source, text_format, fmt == "tokenized", loaded.data_config.max_tokens, lines)
-        results = predictions(examples, "predict_chunk", batch_size=batch_size)
-        write_classified(results, sys.stdout, output_format.value, loaded.labels.items, top_k, confidence, nbest)
-        return
-    from seqtag.formats.writers import iter_input, write_details, write_tagged
-
-    sentences = iter_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
-    if confidence or nbest:
-        results = predictions(sentences, "predict_details", batch_size=batch_size, confidence=confidence, nbest=nbest)
-        write_details(results, sys.stdout, loaded.data_scheme)
-        return
-    write_tagged(predictions(sentences, "predict_chunk", batch_size=batch_size), sys.stdout, output_format.value,
-                 loaded.data_scheme)
+    items = loaded.prediction_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
+    method, options = loaded.prediction_job(confidence, nbest)
+    if pool is not None:
+        results = pool.predict(items, chunk, method, batch_size=batch_size, **options)
+    else:
+        results = in_chunks(items, functools.partial(getattr(loaded, method), batch_size=batch_size, **options), chunk)
+    loaded.write_predictions(results, sys.stdout, output_format.value, top_k=top_k, confidence=confidence, nbest=nbest)

@@ -353,3 +353,33 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
 
     yield from read_columns(source, token_column=config.token_column, tag_column=config.tag_column,
                             encoding=config.encoding, with_tags=with_tags)
+
+
+def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", token_column: int = 0, *,
+                          lines: range | None = None) -> Iterator[Any]:
+    """Sentences to tag, streamed from a path, ``-`` (stdin) or a stream: raw text (tokenized by syntok and
+    sentence-split, with character offsets), tokenized lines, or CoNLL / CoNLL-U files (their tags ignored).
+    With ``lines`` (``--shard``), only the sentences whose first line is in that range
+    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized."""
+    if fmt.name in ("raw", "tokenized"):
+        from seqtag.formats.text import read_raw, read_tokenized
+
+        read = read_raw if fmt.name == "raw" else read_tokenized
+        if lines is None:
+            return read(source, encoding=encoding)
+        sentences = read(source, encoding=encoding, lines=lines)
+    elif fmt.name == "conllu":
+        from seqtag.formats.conllu import read_conllu
+
+        sentences = read_conllu(source, encoding=encoding)
+    elif fmt.name == "conll":
+        from seqtag.formats.columns import read_columns
+
+        sentences = read_columns(source, token_column=token_column, encoding=encoding, with_tags=False)
+    else:
+        raise ValueError(f"expected a text or tagging format, got {fmt.name!r}")
+    if lines is None:
+        return sentences
+    from seqtag.inference.shards import select
+
+    return select(sentences, lines, fmt.line_records)

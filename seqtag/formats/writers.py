@@ -1,8 +1,8 @@
-"""Streaming prediction I/O: pick the reader for an input format, write tagged sentences as they come."""
+"""Prediction writers: tagged sentences (CoNLL columns or JSONL with spans) and classified texts, streamed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from seqtag.formats.columns import write_columns
@@ -11,39 +11,6 @@ from seqtag.data.sentence import Sentence
 
 if TYPE_CHECKING:
     from seqtag.tasks.tagging import TagDetails
-
-INPUT_FORMATS = ("raw", "tokenized", "conll", "conllu")
-
-
-def iter_input(
-    source: str, input_format: str, encoding: str = "utf-8", token_column: int = 0, *, lines: range | None = None
-) -> Iterator[Sentence]:
-    """Sentences to tag, streamed from a path or ``-`` (stdin). With ``lines`` (``--shard``), only the
-    sentences whose first line is in that range (:func:`seqtag.inference.shards.select`); raw text outside it is
-    not tokenized."""
-    if input_format not in INPUT_FORMATS:
-        raise ValueError(f"expected input format in {INPUT_FORMATS}, got {input_format!r}")
-    if input_format in ("raw", "tokenized"):
-        from seqtag.formats.text import read_raw, read_tokenized
-
-        read = read_raw if input_format == "raw" else read_tokenized
-        if lines is None:
-            return read(source, encoding=encoding)
-        sentences = read(source, encoding=encoding, lines=lines)
-    elif input_format == "conllu":
-        from seqtag.formats.conllu import read_conllu
-
-        sentences = read_conllu(source, encoding=encoding)
-    else:
-        from seqtag.formats.columns import read_columns
-
-        sentences = read_columns(source, token_column=token_column, encoding=encoding, with_tags=False)
-    if lines is None:
-        return sentences
-    from seqtag.inference.shards import LINE_FORMATS, select
-
-    return select(sentences, lines, input_format in LINE_FORMATS)
-
 
 def span_records(sentence: Sentence, tags: list[str], scheme: str) -> list[dict]:
     """Entities as dicts: type, token range and, for text input, character offsets and surface text."""

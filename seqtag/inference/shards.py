@@ -26,10 +26,6 @@ from seqtag.errors import InputError
 
 T = TypeVar("T")
 
-# One unit per line: an error on a later line belongs to a later part. Column files and CSV records span
-# lines, so there an error after the range may still be in the part's last unit, and is reported.
-LINE_FORMATS = frozenset({"raw", "tokenized", "text", "label-tab", "label-space", "fasttext", "jsonl", "tsv"})
-
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
 
@@ -86,7 +82,9 @@ def count_lines(path: str | os.PathLike, block: int = 1 << 20) -> int:
 
 def select(units: Iterable[T], lines: range, line_format: bool) -> Iterator[T]:
     """The units whose ``.line`` lies in ``lines``, stopping at the first one after it (units come in line
-    order). For a ``line_format`` an InputError located after the range is left to the part that holds it."""
+    order). For a ``line_format`` (one unit per line, :attr:`seqtag.formats.registry.Format.line_records`)
+    an InputError located after the range is left to the part that holds it; in column files and CSV
+    records, which span lines, it may still be in the part's last unit, and is reported."""
     iterator = iter(units)
     try:
         while True:
@@ -108,7 +106,7 @@ def select(units: Iterable[T], lines: range, line_format: bool) -> Iterator[T]:
             close()  # the reader's file is closed now, not when the generator is collected
 
 
-def shard_examples(read: Callable[..., Iterable[Any]], source: str, input_format: str, tokenized: bool,
+def shard_examples(read: Callable[..., Iterable[Any]], source: str, line_format: bool, tokenized: bool,
                    max_tokens: int, lines: range) -> Iterator[Any]:
     """Classification examples of one part. ``read`` is the model's reader (``Classifier.read`` with the
     format and encoding bound); it runs with whitespace tokenization and no truncation, which are cheap, and
@@ -118,6 +116,6 @@ def shard_examples(read: Callable[..., Iterable[Any]], source: str, input_format
 
     tokenize = str.split if tokenized else _syntok_tokens
     limit = max_tokens or None
-    for example in select(read(source, tokenized=True, max_tokens=0), lines, input_format in LINE_FORMATS):
+    for example in select(read(source, tokenized=True, max_tokens=0), lines, line_format):
         example.tokens = tokenize(example.text)[:limit] if example.text else []
         yield example

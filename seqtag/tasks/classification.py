@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,33 @@ class Classifier(Model):
 
         report = classification_report(list(gold), list(predicted), self.labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
+
+    def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
+                         lines: range | None = None) -> Any:
+        """Texts to classify from ``source`` in the registry format ``fmt``: unlabelled lines, or a labelled
+        file read with the training data's columns (labels ignored)."""
+        text_format = "text" if fmt.task is None else fmt.name
+        tokenized = fmt.name == "tokenized"
+        if lines is None:
+            return self.read(source, text_format, encoding=encoding, tokenized=tokenized)
+        from seqtag.inference.shards import shard_examples
+
+        read = functools.partial(self.read, input_format=text_format, encoding=encoding)
+        return shard_examples(read, source, fmt.line_records, tokenized, self.data_config.max_tokens, lines)
+
+    def prediction_job(self, confidence: bool, nbest: int) -> tuple[str, dict[str, Any]]:
+        return "predict_chunk", {}
+
+    def check_prediction_options(self, output_format: str, top_k: int | None) -> None:
+        if top_k is not None and output_format != "jsonl":
+            raise InputError("needs --format jsonl (class probabilities have no place in one label per line)", "--top-k")
+
+    def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
+                          confidence: bool = False, nbest: int = 0) -> None:
+        """``(text, class probabilities)`` pairs as one label per line or JSONL records."""
+        from seqtag.formats.writers import write_classified
+
+        write_classified(results, out, output_format, self.labels.items, top_k, confidence, nbest)
 
     def read(self, source: Any, input_format: str = "auto", with_labels: bool = False, **overrides: Any) -> Iterator[Example]:
         """Examples from ``source`` read the way the training data was (text columns, tokenization)."""

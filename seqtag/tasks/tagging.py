@@ -213,6 +213,33 @@ class Tagger(Model):
             "accuracy": report["accuracy"],
         }
 
+    def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
+                         lines: range | None = None) -> Any:
+        """Sentences to tag from ``source`` in the registry format ``fmt`` (labels in it are ignored)."""
+        from seqtag.formats.registry import read_sentences_to_tag
+
+        return read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines)
+
+    def prediction_job(self, confidence: bool, nbest: int) -> tuple[str, dict[str, Any]]:
+        """The prediction method (by name, for worker processes) and its options."""
+        if confidence or nbest:
+            return "predict_details", {"confidence": confidence, "nbest": nbest}
+        return "predict_chunk", {}
+
+    def check_prediction_options(self, output_format: str, top_k: int | None) -> None:
+        if top_k is not None:
+            raise InputError("is for classifiers (the K most probable classes); this model is a tagger", "--top-k")
+
+    def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
+                          confidence: bool = False, nbest: int = 0) -> None:
+        """``(sentence, prediction)`` pairs as CoNLL columns or JSONL records."""
+        from seqtag.formats.writers import write_details, write_tagged
+
+        if confidence or nbest:
+            write_details(results, out, self.data_scheme)
+        else:
+            write_tagged(results, out, output_format, self.data_scheme)
+
     def archive_extra(self) -> dict[str, Any]:
         return {"schemes": {"data": self.data_scheme, "model": self.model_scheme}}
 

@@ -6,12 +6,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqtag.data.sentence import Sentence
-from seqtag.formats.classification import FORMATS as TEXT_FORMATS
+from seqtag.formats.registry import FORMATS as REGISTERED
 
 # What a corpus file can be: text lines (syntok or whitespace tokens), tagging column files, or labelled
-# classification files whose labels are ignored. "auto" goes by the file (see read_tokens).
-FORMATS = ("auto", "raw", "tokenized", "conll", "conllu", *(f for f in TEXT_FORMATS if f not in ("auto", "text")))
+# classification files whose labels are ignored. "auto" goes by the content (seqtag.formats.registry).
+FORMATS = ("auto", *REGISTERED)
 
 
 def read_tokens(
@@ -19,32 +18,21 @@ def read_tokens(
 ) -> Iterator[list[str]]:
     """Stream the token lists (sentences or texts) of one file; empty ones are skipped.
 
-    ``auto``: a tagging file (by name or shape, as `seqtag train` decides) is read as CoNLL-U (``.conllu``)
-    or CoNLL columns, anything else as a classification file with its format detected (which includes
-    unlabelled text, tokenized by syntok). Errors surface while iterating, as :class:`InputError`.
+    The format is detected as every command detects it; labels are ignored. Errors surface while iterating,
+    as :class:`InputError`.
     """
+    from seqtag.formats.registry import CLASSIFY, read_sentences_to_tag, resolve
+
     if input_format not in FORMATS:
         raise ValueError(f"expected input format in {FORMATS}, got {input_format!r}")
-    fmt = _resolve(Path(path), input_format)
-    if fmt in ("raw", "tokenized", "conll", "conllu"):
-        from seqtag.formats.writers import iter_input
+    fmt, source = resolve(path, input_format, labelled=False, encoding=encoding)
+    if fmt.task == CLASSIFY:
+        from seqtag.formats.classification import read_examples
 
-        sentences: Iterator[Sentence] = iter_input(str(path), fmt, encoding=encoding, token_column=token_column)
-        return (s.tokens for s in sentences if s.tokens)
-    from seqtag.formats.classification import read_examples
-
-    examples = read_examples(path, format=fmt, encoding=encoding, with_labels=False)
-    return (e.tokens for e in examples if e.tokens)
-
-
-def _resolve(path: Path, input_format: str) -> str:
-    if input_format != "auto":
-        return input_format
-    from seqtag.formats.registry import detect_task
-
-    if detect_task(path) == "tag":
-        return "conllu" if path.name.endswith(".conllu") else "conll"
-    return "auto"  # a classification file: textcls detects which kind
+        examples = read_examples(source, format=fmt.name, encoding=encoding, with_labels=False)
+        return (e.tokens for e in examples if e.tokens)
+    sentences = read_sentences_to_tag(source, fmt, encoding=encoding, token_column=token_column)
+    return (s.tokens for s in sentences if s.tokens)
 
 
 @dataclass
