@@ -345,6 +345,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         else:
             items = [(key, value)]
         for name, item in items:
+            if isinstance(item, dict):  # [optim] or [model.extra]: no such section
+                sections = ", ".join(f"[{section}]" for section in CONFIG_CLASSES)
+                raise InputError(f"unknown setting {name!r} (a table); settings go at the top or under {sections}", path)
             if name.replace("-", "_") not in SETTINGS:
                 raise unknown_setting(name, str(path))
             name = name.replace("-", "_")

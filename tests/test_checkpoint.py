@@ -194,7 +194,7 @@ def test_seeds_keep_one_checkpoint_directory_each(data, tmp_path):
     result = run_cli(*train_args(data, output, "--epochs", "1", "--seeds", "2", "--checkpoint-dir", tmp_path / "ck"))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["seed-3", "seed-4"]
-    result = run_cli(*train_args(data, output, "--epochs", "2", "--seeds", "2", "--resume", tmp_path / "ck"))
+    result = run_cli(*train_args(data, output, "--epochs", "2", "--seeds", "2", "--resume", tmp_path / "ck", "--force"))
     assert result.exit_code == 0, result.output
     assert result.stderr.count("resuming from") == 2
 
@@ -210,12 +210,12 @@ def test_ctrl_c_in_the_cli_saves_the_best_model_and_a_checkpoint(data, tmp_path,
     monkeypatch.setattr(progress, "on_step", on_step)
     output, checkpoints = tmp_path / "m.seqtag", tmp_path / "ck"
     result = run_cli(*train_args(data, output, "--checkpoint-dir", checkpoints))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output
     assert "stopped by interrupted" in result.stderr and "best epoch 1" in result.stderr
     assert torch.load(output, weights_only=True)["meta"]["stopped"] == "interrupted"
     assert CheckpointDir(checkpoints, resume=True).saved_at == (2, 5)
     monkeypatch.undo()
-    result = run_cli(*train_args(data, output, "--resume", checkpoints))
+    result = run_cli(*train_args(data, output, "--resume", checkpoints, "--force"))
     assert result.exit_code == 0, result.output
     assert_same_run(torch.load(output, weights_only=True), reference, data, tmp_path)
 
@@ -260,7 +260,7 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(data
     rng = random.Random(2024)
 
     def start() -> subprocess.Popen:
-        resume = ["--resume", checkpoints] if checkpoint.exists() else []
+        resume = ["--resume", checkpoints, "--force"] if checkpoint.exists() else []
         args = [sys.executable, "-m", "seqtag", *train_args(data, output, "--checkpoint-dir", checkpoints, "--checkpoint-every", "1", *resume)]
         return subprocess.Popen(
             [str(a) for a in args], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -366,7 +366,7 @@ def test_diverging_cli_run_is_an_error_keeps_the_checkpoint_and_the_existing_mod
     _written(reference, output)
     before = output.read_bytes()
     result = run_cli(*train_args(data, output, "--optimizer", "sgd", "--lr", "1e30", "--clip", "0",
-                                 "--checkpoint-dir", tmp_path / "ck", "--checkpoint-every", "1"))
+                                 "--checkpoint-dir", tmp_path / "ck", "--checkpoint-every", "1", "--force"))
     assert result.exit_code == 2, result.output
     last = result.stderr.splitlines()[-1]
     assert last.startswith("seqtag: error: the ") and "became" in last and str(tmp_path / "ck") in last

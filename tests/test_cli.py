@@ -539,11 +539,11 @@ def test_train_failure_keeps_existing_model(tmp_path, trained, tiny_train):
     shutil.copyfile(trained.model, out)
     before = out.read_bytes()
     bad_data = write_file(tmp_path / "bad.txt", "EU NNP B-ORG\nrejects VBZ\n")
-    user_error(run("train", "--train", bad_data, "--task", "tag", "-o", out, "--epochs", "1"), f"{bad_data}:2:")
+    user_error(run("train", "--train", bad_data, "--task", "tag", "-o", out, "--epochs", "1", "--force"), f"{bad_data}:2:")
     assert out.read_bytes() == before
     # A failure after the data were read (a damaged vector file) leaves it alone too.
     vectors = write_file(tmp_path / "vectors.txt", "3 4\nthe 1 2 3 4\nof 1 2\n")
-    result = run("train", "--train", tiny_train, "--embeddings", vectors, "-o", out, "--epochs", "1", "--no-embedding-cache")
+    result = run("train", "--train", tiny_train, "--embeddings", vectors, "-o", out, "--epochs", "1", "--no-embedding-cache", "--force")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.stderr.splitlines()[-1].startswith(f"seqtag: error: {vectors}:")
     assert out.read_bytes() == before

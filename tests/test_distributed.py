@@ -136,7 +136,7 @@ def test_torchrun_checkpoint_and_resume(data, single, tmp_path):
     first = run(torchrun(*common, "--checkpoint-dir", tmp_path / "ck", "--epochs", "2"), tmp_path)
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["checkpoint.pt"]
-    resumed = run(torchrun(*common, "--resume", tmp_path / "ck", "--epochs", "3"), tmp_path)
+    resumed = run(torchrun(*common, "--resume", tmp_path / "ck", "--epochs", "3", "--force"), tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.count("resuming from") == 1
     assert_same_run(tmp_path / "model.seqtag", single)
