@@ -10,7 +10,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import NER, SAMPLE, write_conll, write_file
 from seqtag.data.batching import Collator
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
@@ -62,14 +61,18 @@ def tiny_encoder(**settings) -> tuple[TokenEncoder, Collator]:
     return encoder, Collator(WordVocab(WORDS), chars, None)
 
 
-def train_two(tmp_path: Path, epochs: int = 80, **settings):
-    """A tagger trained on the two sentences of TWO (no dev: the last epoch is kept)."""
-    from seqtag.tasks.tagging import train_tagger
+@pytest.fixture(scope="module")
+def train_two(write_conll):
+    def train_two(tmp_path: Path, epochs: int = 80, **settings):
+        """A tagger trained on the two sentences of TWO (no dev: the last epoch is kept)."""
+        from seqtag.tasks.tagging import train_tagger
 
-    data = write_conll(tmp_path / "two.txt", TWO)
-    config = ModelConfig(**{**SMALL, **settings})
-    tagger, _ = train_tagger(data, None, None, DataConfig(), config, TrainConfig(epochs=epochs, lr=0.02, batch_size=2, seed=3))
-    return tagger
+        data = write_conll(tmp_path / "two.txt", TWO)
+        config = ModelConfig(**{**SMALL, **settings})
+        tagger, _ = train_tagger(data, None, None, DataConfig(), config, TrainConfig(epochs=epochs, lr=0.02, batch_size=2, seed=3))
+        return tagger
+
+    return train_two
 
 
 # ---------------------------------------------------------------------------- window encoder
@@ -153,13 +156,13 @@ def test_rnn_options_refused_for_gated_cells(cell):
     ],
     ids=["window-softmax", "window2-2layers-crf", "irnn-crf", "irnn-uni-softmax"],
 )
-def test_overfits_two_sentences(tmp_path, settings):
+def test_overfits_two_sentences(tmp_path, settings, train_two):
     tagger = train_two(tmp_path, **settings)
     predicted = tagger.predict([[token for token, _ in sentence] for sentence in TWO])
     assert predicted == [[tag for _, tag in sentence] for sentence in TWO]
 
 
-def test_window_model_round_trip(tmp_path):
+def test_window_model_round_trip(tmp_path, train_two):
     from seqtag import load_model
     from seqtag.archive import load_archive
     from seqtag.tools.info import describe
@@ -176,7 +179,7 @@ def test_window_model_round_trip(tmp_path):
     assert describe(load_archive(path), path)["architecture"].startswith("window MLP (±2 words, 1 hidden layer(s) of 12 tanh units)")
 
 
-def test_model_files_without_the_new_settings_still_load(tmp_path):
+def test_model_files_without_the_new_settings_still_load(tmp_path, train_two):
     from seqtag import load_model
 
     tagger = train_two(tmp_path, epochs=2, cell="rnn")
@@ -207,16 +210,16 @@ def test_model_files_without_the_new_settings_still_load(tmp_path):
         (["--activation", "sigmoid"], "sigmoid"),
     ],
 )
-def test_option_errors(tmp_path, options, fragment):
-    result = run("train", "--train", NER / "train.txt", "--output", tmp_path / "m.seqtag", *options)
+def test_option_errors(tmp_path, options, fragment, ner_dir):
+    result = run("train", "--train", ner_dir / "train.txt", "--output", tmp_path / "m.seqtag", *options)
     user_error(result, fragment)
     assert not (tmp_path / "m.seqtag").exists()
 
 
-def test_option_errors_from_a_config_file_and_for_classifiers(tmp_path):
+def test_option_errors_from_a_config_file_and_for_classifiers(tmp_path, ner_dir, sample_dir, write_file):
     config = write_file(tmp_path / "c.toml", 'cell = "gru"\n[model]\nidentity-init = true\n')
-    user_error(run("train", "--train", NER / "train.txt", "--config", config, "--output", tmp_path / "m"), "--identity-init")
-    result = run("train", "--train", SAMPLE / "cls" / "train.tsv", "--task", "classify", "--encoder", "window",
+    user_error(run("train", "--train", ner_dir / "train.txt", "--config", config, "--output", tmp_path / "m"), "--identity-init")
+    result = run("train", "--train", sample_dir / "cls" / "train.tsv", "--task", "classify", "--encoder", "window",
                  "--pooling", "last", "--output", tmp_path / "m")
     user_error(result, "--pooling last needs --encoder rnn")
 
@@ -225,7 +228,7 @@ def test_option_errors_from_a_config_file_and_for_classifiers(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def long_data(tmp_path_factory) -> Path:
+def long_data(tmp_path_factory, write_conll) -> Path:
     """Eight generated sentences of 30-40 tokens (and a short one, which is skipped)."""
     rng = random.Random(4)
     vocabulary = [f"w{i}" for i in range(40)]
@@ -273,7 +276,7 @@ def test_diagnose_compares_fresh_cells(tmp_path, long_data):
     assert curves["irnn"]["relative"][29] > 0.5 > 1e-3 > curves["rnn"]["relative"][29]
 
 
-def test_diagnose_a_model_file_and_a_config_file(tmp_path, long_data):
+def test_diagnose_a_model_file_and_a_config_file(tmp_path, long_data, train_two, write_file):
     tagger = train_two(tmp_path, epochs=2, cell="rnn", activation="relu", identity_init=True)
     tagger.save(tmp_path / "irnn.seqtag")
     result = run("diagnose", "gradients", tmp_path / "irnn.seqtag", long_data, "--min-length", "35", "--format", "json")
@@ -289,7 +292,7 @@ def test_diagnose_a_model_file_and_a_config_file(tmp_path, long_data):
     assert [c["label"] for c in report["curves"]] == ["gru"] and report["sentences"] == 3
 
 
-def test_diagnose_errors(tmp_path, long_data):
+def test_diagnose_errors(tmp_path, long_data, train_two, write_file):
     window = train_two(tmp_path, epochs=1, encoder="window")
     window.save(tmp_path / "window.seqtag")
     user_error(run("diagnose", "gradients", tmp_path / "window.seqtag", long_data), "need a recurrent encoder")

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import seqtag
-from conftest import RAW
 from seqtag.archive import FORMAT, VERSION, load_archive, save_archive
 from seqtag.errors import InputError
 from seqtag.tasks.tagging import Tagger
@@ -73,10 +72,10 @@ def test_resaving_is_stable(tagger, saved, tmp_path):
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
 
 
-def test_session_model_round_trip_from_the_cli_file(trained, tagger):
+def test_session_model_round_trip_from_the_cli_file(trained, tagger, raw_file):
     from seqtag.formats.text import read_raw
 
-    tokens = [s.tokens for s in read_raw(RAW)]
+    tokens = [s.tokens for s in read_raw(raw_file)]
     assert seqtag.load_model(trained.model).predict(tokens) == tagger.predict(tokens)
 
 

@@ -18,7 +18,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import sample_slice
 from seqtag.cli import app
 
 LATIN = "EU NNP B-ORG\nrejects VBZ O\n\nM\xfcller NNP B-PER\n".encode("latin-1")
@@ -274,7 +273,7 @@ def test_the_catalogue_is_big_enough():
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory, trained) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+def inputs(tmp_path_factory, trained, sample_slice) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
     """A tiny training file, a trained model, and a checkpoint of the tiny file trained with TRAIN."""
     folder = tmp_path_factory.mktemp("catalogue")
     tiny = sample_slice("train", 20, folder / "tiny.txt")

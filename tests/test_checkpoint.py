@@ -21,7 +21,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, sample_slice
 from seqtag.training.checkpoint import FILE_NAME, CheckpointDir, read_checkpoint
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
@@ -55,7 +54,7 @@ def torch_globals() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> pathlib.Path:
+def data(tmp_path_factory, sample_slice) -> pathlib.Path:
     folder = tmp_path_factory.mktemp("ckdata")
     sample_slice("train", 40, folder / "train.txt")
     sample_slice("dev", 12, folder / "dev.txt")
@@ -250,11 +249,11 @@ def _wait_then(proc: subprocess.Popen, ready: Callable[[], bool], act: Callable[
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(data, tmp_path, reference):
+def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(data, tmp_path, reference, repo_root):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(SLOW_FSYNC)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT)]), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), str(repo_root)]), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
     checkpoints, output = tmp_path / "ck", tmp_path / "model.seqtag"
     checkpoint = checkpoints / FILE_NAME
     rng = random.Random(2024)

@@ -17,7 +17,6 @@ from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, IOBES
 from typer.testing import CliRunner
 
-from conftest import RAW, ROOT, TRAIN_ARGS, VECTORS, conll_sentences, conll_text, sample_slice, write_conll, write_file
 from seqtag.cli import app
 
 runner = CliRunner()
@@ -134,7 +133,7 @@ def test_evaluate_table_has_type_rows_and_averages(trained):
     assert "60 sentences" in result.stdout and f"{100 * report['accuracy']:.2f}" in result.stdout
 
 
-def test_evaluate_json_equals_seqeval_on_the_model_predictions(trained, tagger):
+def test_evaluate_json_equals_seqeval_on_the_model_predictions(trained, tagger, conll_sentences):
     result = run("evaluate", trained.model, trained.test, "--format", "json")
     ok(result)
     report = json.loads(result.stdout)
@@ -147,7 +146,7 @@ def test_evaluate_json_equals_seqeval_on_the_model_predictions(trained, tagger):
     assert report["micro"]["f1"] > 0.2  # the tiny model learned something: the numbers are not all zero
 
 
-def test_evaluate_strict_mode(trained, tagger):
+def test_evaluate_strict_mode(trained, tagger, conll_sentences):
     result = run("evaluate", trained.model, trained.test, "--format", "json", "--mode", "strict")
     ok(result)
     report = json.loads(result.stdout)
@@ -158,8 +157,8 @@ def test_evaluate_strict_mode(trained, tagger):
     assert_matches_seqeval(report, gold, pred, strict=True)
 
 
-def test_predict_raw_text_conll_output(trained, tagger):
-    result = run("predict", trained.model, RAW)
+def test_predict_raw_text_conll_output(trained, tagger, raw_file):
+    result = run("predict", trained.model, raw_file)
     ok(result)
     assert result.stderr == ""  # no progress or log text anywhere
     blocks = conll_blocks(result.stdout)
@@ -167,17 +166,17 @@ def test_predict_raw_text_conll_output(trained, tagger):
     assert all(len(row) == 2 and row[1] in labels for block in blocks for row in block)
     tokens = [[row[0] for row in block] for block in blocks]
     assert [[row[1] for row in block] for block in blocks] == tagger.predict(tokens)
-    text = RAW.read_text(encoding="utf-8")
+    text = raw_file.read_text(encoding="utf-8")
     assert tokens[0][:3] == ["John", "Smith", "flew"]
     assert len(blocks) > len(text.splitlines())  # raw text is sentence-split
     assert all(token in text for block in tokens for token in block)
 
 
-def test_predict_jsonl_spans_have_character_offsets(trained):
-    result = run("predict", trained.model, RAW, "--format", "jsonl")
+def test_predict_jsonl_spans_have_character_offsets(trained, raw_file):
+    result = run("predict", trained.model, raw_file, "--format", "jsonl")
     ok(result)
     assert result.stderr == ""
-    lines = RAW.read_text(encoding="utf-8").splitlines()
+    lines = raw_file.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["line"] for r in records} == set(range(1, len(lines) + 1))
     found = 0
@@ -195,7 +194,7 @@ def test_predict_jsonl_spans_have_character_offsets(trained):
     assert found >= 3  # the tiny model finds some entities in sample_data/raw.txt
 
 
-def test_predict_tokenized_and_empty_lines(trained, tagger, tmp_path):
+def test_predict_tokenized_and_empty_lines(trained, tagger, tmp_path, write_file):
     source = write_file(tmp_path / "tok.txt", "John Smith flew to Berlin .\n\nMaria  met Sato in Tokyo\n")
     result = run("predict", trained.model, source, "--tokenized")
     ok(result)
@@ -224,15 +223,15 @@ def test_predict_raw_empty_lines_keep_alignment(trained):
     assert [[row[0] for row in b] for b in conll_blocks(plain.stdout)] == [["John", "lives", "in", "Berlin", "."]]
 
 
-def test_predict_stdin_equals_file(trained):
-    from_file = run("predict", trained.model, RAW, "--format", "jsonl")
-    from_stdin = run("predict", trained.model, "-", "--format", "jsonl", input=RAW.read_bytes())
+def test_predict_stdin_equals_file(trained, raw_file):
+    from_file = run("predict", trained.model, raw_file, "--format", "jsonl")
+    from_stdin = run("predict", trained.model, "-", "--format", "jsonl", input=raw_file.read_bytes())
     ok(from_file)
     ok(from_stdin)
     assert from_stdin.stdout == from_file.stdout and from_stdin.stdout
 
 
-def test_predict_chunk_size_does_not_change_output(trained, tmp_path):
+def test_predict_chunk_size_does_not_change_output(trained, tmp_path, conll_sentences, write_conll):
     source = write_conll(tmp_path / "in.txt", conll_sentences(trained.test, limit=40))
     default = run("predict", trained.model, source, "--input-format", "conll")
     small = run("predict", trained.model, source, "--input-format", "conll", "--chunk", "3", "--batch-size", "2")
@@ -241,7 +240,7 @@ def test_predict_chunk_size_does_not_change_output(trained, tmp_path):
     assert small.stdout == default.stdout and default.stdout.count("\n\n") == 40
 
 
-def test_predict_conll_input_echoes_columns(trained, tagger, tmp_path):
+def test_predict_conll_input_echoes_columns(trained, tagger, tmp_path, conll_sentences, write_conll):
     sentences = conll_sentences(trained.test, limit=15)
     source = write_conll(tmp_path / "in.txt", sentences)
     result = run("predict", trained.model, source, "--input-format", "conll")
@@ -252,8 +251,8 @@ def test_predict_conll_input_echoes_columns(trained, tagger, tmp_path):
     assert [[row[-1] for row in b] for b in blocks] == tagger.predict([[row[0] for row in s] for s in sentences])
 
 
-def test_predict_in_a_real_process_keeps_stdout_clean(trained, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
+def test_predict_in_a_real_process_keeps_stdout_clean(trained, tmp_path, repo_root):
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run(
         [sys.executable, "-m", "seqtag", "predict", str(trained.model), "-", "--format", "jsonl"],
         input=b"John Smith flew to Berlin.\n", capture_output=True, env=env, timeout=120,
@@ -267,10 +266,10 @@ def test_predict_in_a_real_process_keeps_stdout_clean(trained, tmp_path):
 @pytest.mark.parametrize("command, options", [
     ("evaluate", []), ("predict", []), ("predict", ["--workers", "2", "--chunk", "50"]),
 ])
-def test_closed_stdout_pipe_ends_quietly(trained, tmp_path, command, options):
+def test_closed_stdout_pipe_ends_quietly(trained, tmp_path, command, options, raw_file, repo_root, write_file):
     """`seqtag … | head -1`: no traceback, no message, exit 0 (with --workers: no worker left behind)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
-    source = write_file(tmp_path / "big.txt", RAW.read_text(encoding="utf-8") * 200)
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "SEQTAG_CACHE_DIR": str(tmp_path / "cache")}
+    source = write_file(tmp_path / "big.txt", raw_file.read_text(encoding="utf-8") * 200)
     data = trained.test if command == "evaluate" else source
     proc = subprocess.Popen(
         [sys.executable, "-m", "seqtag", command, str(trained.model), str(data), *options],
@@ -297,8 +296,8 @@ def test_evaluate_tagger_with_a_classification_format(trained):
     user_error(run("evaluate", trained.model, trained.test, "--input-format", "tsv"), "--input-format tsv", "tagger")
 
 
-def test_info_on_a_classifier_names_its_pooling(tmp_path):
-    lines = (ROOT / "sample_data/cls/train.tsv").read_text(encoding="utf-8").splitlines()[:41]
+def test_info_on_a_classifier_names_its_pooling(tmp_path, repo_root, write_file):
+    lines = (repo_root / "sample_data/cls/train.tsv").read_text(encoding="utf-8").splitlines()[:41]
     data = write_file(tmp_path / "cls.tsv", "\n".join(lines) + "\n")
     model = tmp_path / "cls.seqtag"
     ok(run("train", "--train", data, "-o", model, "--epochs", "1", "--hidden", "8", "--word-dim", "8"))
@@ -311,28 +310,32 @@ def test_info_on_a_classifier_names_its_pooling(tmp_path):
 # ---------------------------------------------------------------------------- evaluate --predictions
 
 
-def _prediction_columns(test_file: pathlib.Path) -> tuple[str, list[list[str]], list[list[str]]]:
-    """`token gold pred` rows: the gold tags with deterministic mistakes (some of them IOB2-invalid)."""
-    sentences = conll_sentences(test_file)
-    swap = {"B-PER": "B-ORG", "I-LOC": "I-ORG", "B-MISC": "O", "O": "I-LOC"}
-    gold, pred, out = [], [], []
-    k = 0
-    for sentence in sentences:
-        g, p = [], []
-        for row in sentence:
-            k += 1
-            tag = row[-1]
-            guess = swap.get(tag, tag) if k % 5 == 0 else tag
-            g.append(tag)
-            p.append(guess)
-            out.append(f"{row[0]} {tag} {guess}\n")
-        out.append("\n")
-        gold.append(g)
-        pred.append(p)
-    return "".join(out), gold, pred
+@pytest.fixture(scope="module")
+def _prediction_columns(conll_sentences):
+    def _prediction_columns(test_file: pathlib.Path) -> tuple[str, list[list[str]], list[list[str]]]:
+        """`token gold pred` rows: the gold tags with deterministic mistakes (some of them IOB2-invalid)."""
+        sentences = conll_sentences(test_file)
+        swap = {"B-PER": "B-ORG", "I-LOC": "I-ORG", "B-MISC": "O", "O": "I-LOC"}
+        gold, pred, out = [], [], []
+        k = 0
+        for sentence in sentences:
+            g, p = [], []
+            for row in sentence:
+                k += 1
+                tag = row[-1]
+                guess = swap.get(tag, tag) if k % 5 == 0 else tag
+                g.append(tag)
+                p.append(guess)
+                out.append(f"{row[0]} {tag} {guess}\n")
+            out.append("\n")
+            gold.append(g)
+            pred.append(p)
+        return "".join(out), gold, pred
+
+    return _prediction_columns
 
 
-def test_evaluate_predictions_file_equals_seqeval(trained, tmp_path):
+def test_evaluate_predictions_file_equals_seqeval(trained, tmp_path, _prediction_columns, write_file):
     text, gold, pred = _prediction_columns(trained.test)
     source = write_file(tmp_path / "pred.txt", text)
     result = run("evaluate", "--predictions", source, "--format", "json")
@@ -345,7 +348,7 @@ def test_evaluate_predictions_file_equals_seqeval(trained, tmp_path):
     assert strict["micro"]["precision"] != report["micro"]["precision"]  # invalid I- starts count differently
 
 
-def test_evaluate_predictions_from_stdin(trained, tmp_path):
+def test_evaluate_predictions_from_stdin(trained, tmp_path, _prediction_columns):
     text, gold, pred = _prediction_columns(trained.test)
     result = run("evaluate", "--predictions", "-", "--format", "json", input=text)
     ok(result)
@@ -357,7 +360,7 @@ def test_evaluate_predictions_from_stdin(trained, tmp_path):
     assert "micro avg" in table.stdout and f"{100 * report['micro']['f1']:.2f}" in table.stdout
 
 
-def test_evaluate_predictions_bilou_tags_score_like_bioes(tmp_path):
+def test_evaluate_predictions_bilou_tags_score_like_bioes(tmp_path, write_file):
     gold = [["U-LOC", "U-LOC", "B-PER", "L-PER", "O"], ["B-ORG", "I-ORG", "L-ORG", "U-PER"]]
     pred = [["U-LOC", "U-LOC", "B-PER", "I-PER", "O"], ["B-ORG", "I-ORG", "L-ORG", "U-ORG"]]
     rows = [[f"w{i} {g} {p}\n" for i, (g, p) in enumerate(zip(gs, ps))] + ["\n"] for gs, ps in zip(gold, pred)]
@@ -377,21 +380,21 @@ def test_evaluate_predictions_bilou_tags_score_like_bioes(tmp_path):
         assert report["micro"]["support"] == 5
 
 
-def test_evaluate_predictions_bilou_gold_against_bioes_predictions(tmp_path):
+def test_evaluate_predictions_bilou_gold_against_bioes_predictions(tmp_path, write_file):
     source = write_file(tmp_path / "mixed.txt", "a U-LOC S-LOC\nb B-PER B-PER\nc L-PER E-PER\nd O O\n")
     report = json.loads(run("evaluate", "-p", source, "--format", "json").stdout)
     assert report["accuracy"] == 1.0 and report["micro"]["f1"] == 1.0 and report["micro"]["support"] == 2
 
 
 @pytest.mark.parametrize("mode", ["default", "strict"])
-def test_evaluate_predictions_tags_outside_the_given_scheme(tmp_path, mode):
+def test_evaluate_predictions_tags_outside_the_given_scheme(tmp_path, mode, write_file):
     source = write_file(tmp_path / "p.txt", "EU B-ORG B-ORG\nrejects O O\n\nGerman B-MISC S-MISC\ncall O O\n")
     user_error(run("evaluate", "-p", source, "--scheme", "iob2", "--mode", mode), f"{source}:4:", "'S-MISC'", "--scheme")
     pos = write_file(tmp_path / "pos.txt", "EU NNP NNP\nrejects VBZ NN\n")
     user_error(run("evaluate", "-p", pos, "--scheme", "iob1", "--mode", mode), f"{pos}:1:", "'NNP'")
 
 
-def test_evaluate_predictions_column_errors_name_the_columns(tmp_path):
+def test_evaluate_predictions_column_errors_name_the_columns(tmp_path, write_file):
     source = write_file(tmp_path / "p.txt", "EU B-ORG\n")
     user_error(run("evaluate", "-p", source, "--gold-column", "4"), f"{source}:1:", "gold column 4")
     user_error(run("evaluate", "-p", source, "--pred-column", "-3"), f"{source}:1:", "predicted column -3")
@@ -425,7 +428,7 @@ def test_info_table_and_json(trained, tagger):
 
 
 @pytest.fixture
-def tiny_train(tmp_path):
+def tiny_train(tmp_path, sample_slice):
     return sample_slice("train", 20, tmp_path / "tiny.txt")
 
 
@@ -433,7 +436,7 @@ def _saved(model: pathlib.Path) -> dict:
     return torch.load(model, weights_only=True)
 
 
-def test_config_file_sets_values_and_options_override_it(tiny_train, tmp_path):
+def test_config_file_sets_values_and_options_override_it(tiny_train, tmp_path, write_file):
     config = write_file(tmp_path / "c.toml", 'hidden = 12\nepochs = 2\n\n[model]\nchar-dim = 8\nchar_encoder = "lstm"\n')
     model = tmp_path / "a.seqtag"
     ok(run("train", "--train", tiny_train, "--config", config, "-o", model))
@@ -452,14 +455,14 @@ def test_config_file_sets_values_and_options_override_it(tiny_train, tmp_path):
     assert len(body["meta"]["history"]) == 1
 
 
-def test_config_unknown_key(tiny_train, tmp_path):
+def test_config_unknown_key(tiny_train, tmp_path, write_file):
     config = write_file(tmp_path / "bad.toml", "hidden = 12\nhiden = 3\n")
     out = tmp_path / "m.seqtag"
     user_error(run("train", "--train", tiny_train, "--config", config, "-o", out), str(config), "hiden")
     assert not out.exists()
 
 
-def test_config_invalid_toml_names_the_line(tiny_train, tmp_path):
+def test_config_invalid_toml_names_the_line(tiny_train, tmp_path, write_file):
     config = write_file(tmp_path / "bad.toml", "epochs = 2\nhidden = \n")
     out = tmp_path / "m.seqtag"
     user_error(run("train", "--train", tiny_train, "--config", config, "-o", out), str(config), "line 2")
@@ -484,8 +487,8 @@ def test_train_missing_file(tmp_path):
     _train_fails(tmp_path, "--train", missing, fragments=("--train", "nope.txt"))
 
 
-def test_train_malformed_column_count_names_the_line(tmp_path):
-    sentences = conll_sentences(ROOT / "sample_data/ner/train.txt", limit=40)
+def test_train_malformed_column_count_names_the_line(tmp_path, conll_sentences, conll_text, repo_root, write_file):
+    sentences = conll_sentences(repo_root / "sample_data/ner/train.txt", limit=40)
     text = conll_text(sentences).splitlines(keepends=True)
     bad = 3 + len(sentences[0]) + len(sentences[1])  # inside the third sentence
     text[bad - 1] = "Oops NNP\n"
@@ -493,8 +496,8 @@ def test_train_malformed_column_count_names_the_line(tmp_path):
     _train_fails(tmp_path, "--train", source, "--task", "tag", fragments=(f"{source}:{bad}:", "expected 3 columns, got 2"))
 
 
-def test_train_malformed_line_late_in_file_auto_task(tmp_path):
-    sentences = conll_sentences(ROOT / "sample_data/ner/train.txt", limit=60)
+def test_train_malformed_line_late_in_file_auto_task(tmp_path, conll_sentences, conll_text, repo_root, write_file):
+    sentences = conll_sentences(repo_root / "sample_data/ner/train.txt", limit=60)
     text = conll_text(sentences).splitlines(keepends=True)
     bad = len(text) - 3
     text[bad - 1] = "Oops NNP\n"
@@ -502,20 +505,20 @@ def test_train_malformed_line_late_in_file_auto_task(tmp_path):
     _train_fails(tmp_path, "--train", source, fragments=(f"{source}:{bad}:", "expected 3 columns, got 2"))
 
 
-def test_train_malformed_line_early_in_file_auto_task(tmp_path):
-    sentences = conll_sentences(ROOT / "sample_data/ner/train.txt", limit=20)
+def test_train_malformed_line_early_in_file_auto_task(tmp_path, conll_sentences, conll_text, repo_root, write_file):
+    sentences = conll_sentences(repo_root / "sample_data/ner/train.txt", limit=20)
     text = conll_text(sentences).splitlines(keepends=True)
     text[4] = "Oops NNP\n"
     source = write_file(tmp_path / "train.txt", "".join(text))
     _train_fails(tmp_path, "--train", source, fragments=(f"{source}:5:",))
 
 
-def test_train_empty_file(tmp_path):
+def test_train_empty_file(tmp_path, write_file):
     source = write_file(tmp_path / "empty.txt", "")
     _train_fails(tmp_path, "--train", source, fragments=(str(source), "no sentences"))
 
 
-def test_train_non_utf8_file_names_the_line(tmp_path):
+def test_train_non_utf8_file_names_the_line(tmp_path, write_file):
     source = write_file(tmp_path / "latin.txt", "EU NNP B-ORG\nrejects VBZ O\n\nM\xfcller NNP B-PER\n".encode("latin-1"))
     _train_fails(tmp_path, "--train", source, fragments=(f"{source}:4:", "utf-8"))
 
@@ -534,7 +537,7 @@ def test_train_output_folder_missing(tmp_path, tiny_train):
     user_error(run("train", "--train", tiny_train, "-o", out, "--epochs", "1"), str(out))
 
 
-def test_train_failure_keeps_existing_model(tmp_path, trained, tiny_train):
+def test_train_failure_keeps_existing_model(tmp_path, trained, tiny_train, write_file):
     out = tmp_path / "keep.seqtag"
     shutil.copyfile(trained.model, out)
     before = out.read_bytes()
@@ -592,13 +595,17 @@ def test_missing_model_file(tmp_path, trained, command):
     user_error(run(command, missing, *extra), "missing.seqtag")
 
 
-def _model_fails(command: str, model: pathlib.Path, trained, *fragments: str) -> str:
-    extra = {"predict": [RAW], "evaluate": [trained.test], "info": []}[command]
-    return user_error(run(command, model, *extra), str(model), *fragments)
+@pytest.fixture(scope="module")
+def _model_fails(raw_file):
+    def _model_fails(command: str, model: pathlib.Path, trained, *fragments: str) -> str:
+        extra = {"predict": [raw_file], "evaluate": [trained.test], "info": []}[command]
+        return user_error(run(command, model, *extra), str(model), *fragments)
+
+    return _model_fails
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "info"])
-def test_garbage_model_file(tmp_path, trained, command):
+def test_garbage_model_file(tmp_path, trained, command, _model_fails, write_file):
     import random
 
     rng = random.Random(7)
@@ -608,14 +615,14 @@ def test_garbage_model_file(tmp_path, trained, command):
 
 
 @pytest.mark.parametrize("command", ["predict", "info"])
-def test_truncated_model_file(tmp_path, trained, command):
+def test_truncated_model_file(tmp_path, trained, command, _model_fails, write_file):
     data = trained.model.read_bytes()
     model = write_file(tmp_path / "half.seqtag", data[: len(data) // 2])
     _model_fails(command, model, trained, "truncated")
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "info"])
-def test_model_from_a_newer_format_version(tmp_path, trained, command):
+def test_model_from_a_newer_format_version(tmp_path, trained, command, _model_fails):
     model = tmp_path / "future.seqtag"
     body = torch.load(trained.model, weights_only=True)
     body["version"] = 99
@@ -624,7 +631,7 @@ def test_model_from_a_newer_format_version(tmp_path, trained, command):
 
 
 @pytest.mark.parametrize("key, value", [("config", "x"), ("vocab", []), ("state_dict", {"w": 1}), ("meta", [])])
-def test_info_on_a_malformed_model_file(tmp_path, trained, key, value):
+def test_info_on_a_malformed_model_file(tmp_path, trained, key, value, _model_fails):
     body = torch.load(trained.model, weights_only=True)
     body[key] = value
     model = tmp_path / "odd.seqtag"
@@ -632,7 +639,7 @@ def test_info_on_a_malformed_model_file(tmp_path, trained, key, value):
     _model_fails("info", model, trained, f"malformed {key!r}")
 
 
-def test_model_not_a_seqtag_file(tmp_path, trained):
+def test_model_not_a_seqtag_file(tmp_path, trained, _model_fails):
     model = tmp_path / "weights.pt"
     torch.save({"weight": torch.zeros(3)}, model)
     _model_fails("predict", model, trained, "not a seqtag model file")
@@ -648,7 +655,7 @@ class _TouchMarker:
 
 @pytest.mark.parametrize("command", ["predict", "info", "evaluate"])
 @pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
-def test_malicious_pickle_is_refused_before_it_runs(tmp_path, trained, command, zipped):
+def test_malicious_pickle_is_refused_before_it_runs(tmp_path, trained, command, zipped, _model_fails):
     marker = tmp_path / "PWNED"
     model = tmp_path / "evil.seqtag"
     body = torch.load(trained.model, weights_only=True)
@@ -658,7 +665,7 @@ def test_malicious_pickle_is_refused_before_it_runs(tmp_path, trained, command, 
     assert not marker.exists()
 
 
-def test_evaluate_unknown_gold_label_names_the_line(tmp_path, trained):
+def test_evaluate_unknown_gold_label_names_the_line(tmp_path, trained, write_file):
     data = write_file(tmp_path / "gold.txt", "EU NNP B-ORG\nrejects VBZ O\n\nGerman JJ B-LANG\ncall NN O\n")
     user_error(run("evaluate", trained.model, data), f"{data}:4:", "B-LANG")
 
@@ -668,12 +675,12 @@ def test_evaluate_needs_a_model_or_predictions(trained):
     user_error(run("evaluate", trained.model), "--predictions")
 
 
-def test_evaluate_model_and_predictions_together(trained, tmp_path):
+def test_evaluate_model_and_predictions_together(trained, tmp_path, write_file):
     source = write_file(tmp_path / "p.txt", "EU B-ORG B-ORG\n")
     user_error(run("evaluate", trained.model, "--predictions", source), "--predictions")
 
 
-def test_predict_non_utf8_input_names_the_line(tmp_path, trained):
+def test_predict_non_utf8_input_names_the_line(tmp_path, trained, write_file):
     source = write_file(tmp_path / "raw.txt", "John lives in Berlin.\nHe likes M\xfcnchen.\n".encode("latin-1"))
     user_error(run("predict", trained.model, source), f"{source}:2:", "utf-8")
     user_error(run("predict", trained.model, source, "--tokenized"), f"{source}:2:")
@@ -683,7 +690,7 @@ def test_predict_missing_input_file(tmp_path, trained):
     user_error(run("predict", trained.model, tmp_path / "nope.txt"), "nope.txt")
 
 
-def test_embeddings_without_values_are_refused(tmp_path, tiny_train):
+def test_embeddings_without_values_are_refused(tmp_path, tiny_train, write_file):
     words = write_file(tmp_path / "words.txt", "the\nof\nand\n")
     result = run("train", "--train", tiny_train, "--embeddings", words, "-o", tmp_path / "m.seqtag", "--epochs", "1")
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -691,13 +698,13 @@ def test_embeddings_without_values_are_refused(tmp_path, tiny_train):
     assert not (tmp_path / "m.seqtag").exists()
 
 
-def test_train_args_used_by_the_session_model_are_valid():
+def test_train_args_used_by_the_session_model_are_valid(sample_vectors, train_args):
     # Keeps conftest honest: every option it passes exists in `seqtag train --help`.
     result = run("train", "--help")
     ok(result)
-    for option in TRAIN_ARGS[::2]:
+    for option in train_args[::2]:
         assert option in result.stdout
-    assert VECTORS.exists()
+    assert sample_vectors.exists()
 
 
 def test_help_shows_the_defaults_of_optional_options():

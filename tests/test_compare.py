@@ -13,12 +13,10 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import f1_score as sklearn_f1
 from typer.testing import CliRunner
 
-from conftest import one_error_line, write_conll, write_file
 from seqtag.cli import app
 from seqtag.evaluation.errors import sentence_errors
 from seqtag.evaluation.metrics import example_counts, sentence_counts
 from seqtag.evaluation.significance import accuracy, approximate_randomization, compare, f1, macro_f1, paired_bootstrap
-from test_confidence import random_tagger
 
 runner = CliRunner()
 TYPES = ["PER", "LOC", "ORG"]
@@ -143,11 +141,15 @@ def test_sentence_errors_kinds():
     ]
 
 
-def prediction_file(path, tokens, gold, pred):
-    return write_conll(path, [[(w, g, p) for w, g, p in zip(*row)] for row in zip(tokens, gold, pred)])
+@pytest.fixture(scope="module")
+def prediction_file(write_conll):
+    def prediction_file(path, tokens, gold, pred):
+        return write_conll(path, [[(w, g, p) for w, g, p in zip(*row)] for row in zip(tokens, gold, pred)])
+
+    return prediction_file
 
 
-def test_cli_errors_grouped_and_counted(tmp_path):
+def test_cli_errors_grouped_and_counted(tmp_path, prediction_file):
     tokens = [["John", "met", "Mary", "in", "Paris"], ["Mary", "left", "New", "York"], ["Paris", "won"]]
     gold = [["B-PER", "O", "B-PER", "O", "B-LOC"], ["B-PER", "O", "B-LOC", "I-LOC"], ["B-ORG", "O"]]
     pred = [["B-PER", "O", "O", "O", "B-ORG"], ["O", "B-LOC", "B-LOC", "O"], ["B-LOC", "O"]]
@@ -172,7 +174,7 @@ def test_cli_errors_grouped_and_counted(tmp_path):
     assert "1: John met [Mary] in Paris (+1 more)" in table.stdout and "7: Mary [left] New York" in table.stdout
 
 
-def test_cli_model_errors_account_for_every_mistake(tmp_path):
+def test_cli_model_errors_account_for_every_mistake(tmp_path, write_conll, random_tagger):
     tagger = random_tagger("crf", "bioes", "iob2")  # knows the types A and B
     model = tmp_path / "m.seqtag"
     tagger.save(model)
@@ -194,13 +196,17 @@ def test_cli_model_errors_account_for_every_mistake(tmp_path):
 # ---------------------------------------------------------------------------- --compare through the CLI
 
 
-def system_file(path, tokens, gold, pred):
-    """What `seqtag predict --input-format conll` writes: the input columns, then the predicted tag."""
-    return write_conll(path, [[(w, "X", g, p) for w, g, p in zip(*row)] for row in zip(tokens, gold, pred)])
+@pytest.fixture(scope="module")
+def system_file(write_conll):
+    def system_file(path, tokens, gold, pred):
+        """What `seqtag predict --input-format conll` writes: the input columns, then the predicted tag."""
+        return write_conll(path, [[(w, "X", g, p) for w, g, p in zip(*row)] for row in zip(tokens, gold, pred)])
+
+    return system_file
 
 
 @pytest.fixture
-def systems(tmp_path):
+def systems(tmp_path, system_file, write_conll):
     gold, a, b = corpus(11, 80, 0.3, 0.05)
     rng = random.Random(1)
     tokens = [[rng.choice(WORDS) for _ in g] for g in gold]
@@ -208,7 +214,7 @@ def systems(tmp_path):
     return gold_file, system_file(tmp_path / "a.conll", tokens, gold, a), system_file(tmp_path / "b.conll", tokens, gold, b), (gold, a, b)
 
 
-def test_cli_compare_taggers(systems, tmp_path):
+def test_cli_compare_taggers(systems, tmp_path, random_tagger):
     gold_file, a_file, b_file, (gold, a, b) = systems
     result = runner.invoke(app, ["evaluate", str(gold_file), "--compare", str(a_file), str(b_file), "--format", "json", "--samples", "300"])
     assert result.exit_code == 0, result.output
@@ -226,7 +232,7 @@ def test_cli_compare_taggers(systems, tmp_path):
     assert table.exit_code == 0 and "95% interval" in table.stdout and "f1" in table.stdout
 
 
-def test_cli_compare_classifiers(tmp_path):
+def test_cli_compare_classifiers(tmp_path, write_file):
     rng = random.Random(2)
     labels = ["pos", "neg", "neutral"]
     gold = [rng.choice(labels) for _ in range(90)]
@@ -247,7 +253,7 @@ def test_cli_compare_classifiers(tmp_path):
     assert error.exit_code == 2 and f"{short}: 89 labels (one per line), but {data} has 90 examples" in error.stderr
 
 
-def test_cli_compare_errors(systems, tmp_path):
+def test_cli_compare_errors(systems, tmp_path, one_error_line, write_file):
     gold_file, a_file, b_file, (gold, a, b) = systems
     fewer = write_file(tmp_path / "fewer.conll", "\n\n".join(b_file.read_text().split("\n\n")[:-2]) + "\n")
     one_error_line(runner.invoke(app, ["evaluate", str(gold_file), "--compare", str(a_file), str(fewer)]),

@@ -10,13 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import RAW
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.schemes import convert, spans
-from seqtag.tasks.tagging import Tagger, build_net, label_set
+from seqtag.tasks.tagging import Tagger
 from seqtag.data.vocab import Vocab, WordVocab
-from test_crf import enumerate_paths, logsumexp, make_case, random_constraints
 
 runner = CliRunner()
 WORDS = ["a", "b", "c", "d"]
@@ -27,7 +25,7 @@ SENTENCES = [["a"], ["b", "c", "a"], ["c", "a", "b", "d", "a"]]
 
 
 @pytest.mark.parametrize("seed, num_tags, constrained", [(0, 3, False), (1, 4, True), (2, 4, True)])
-def test_segment_marginals_match_brute_force(seed, num_tags, constrained):
+def test_segment_marginals_match_brute_force(seed, num_tags, constrained, enumerate_paths, logsumexp, make_case, random_constraints):
     constraints = random_constraints(seed, num_tags) if constrained else None
     crf, emissions, mask = make_case(seed, num_tags, constraints)
     paths = enumerate_paths(crf, emissions, mask, constraints)
@@ -51,20 +49,6 @@ def test_segment_marginals_match_brute_force(seed, num_tags, constrained):
 
 
 # ---------------------------------------------------------------------------- taggers end to end
-
-
-def random_tagger(head: str, train_scheme: str, data_scheme: str) -> Tagger:
-    """An untrained tagger whose scores are scaled up so its distributions are far from uniform."""
-    torch.manual_seed(0)
-    words = WordVocab(["<pad>", "<unk>", *WORDS])
-    labels = Vocab(label_set([["B-A", "B-B"]], train_scheme))
-    config = ModelConfig(train_scheme=train_scheme, head=head, hidden=8, word_dim=8, char_encoder="none", dropout=0.0)
-    net = build_net(config, words, None, labels, train_scheme)
-    with torch.no_grad():
-        net.project.weight.mul_(15)
-        if net.crf is not None:
-            net.crf.transitions.mul_(15)
-    return Tagger(net, words, None, labels, config, DataConfig(), data_scheme=data_scheme)
 
 
 def distribution(tagger: Tagger, tokens: list[str]) -> tuple[list[tuple[int, ...]], list[float]]:
@@ -102,7 +86,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("head, train_scheme, data_scheme", CASES)
-def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme):
+def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme, random_tagger):
     tagger = random_tagger(head, train_scheme, data_scheme)
     items = tagger.labels.items
     k = 4
@@ -146,7 +130,7 @@ def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme
         assert [p for _, p in found.nbest] == pytest.approx([q for _, q in expected_nbest], abs=1e-5)
 
 
-def test_nbest_skips_paths_the_scheme_forbids():
+def test_nbest_skips_paths_the_scheme_forbids(random_tagger):
     """A one-token sentence has only 1 + (number of types) allowed BIOES paths: O, S-A, S-B."""
     tagger = random_tagger("crf", "bioes", "iob2")
     (found,) = tagger.predict_details([["a"]], nbest=10)
@@ -161,9 +145,9 @@ def run(*args, input: str | None = None):
     return runner.invoke(app, [str(a) for a in args], input=input)
 
 
-def test_cli_confidence_and_nbest_jsonl(trained):
-    plain = run("predict", trained.model, RAW, "--format", "jsonl")
-    result = run("predict", trained.model, RAW, "--format", "jsonl", "--confidence", "--nbest", "3")
+def test_cli_confidence_and_nbest_jsonl(trained, raw_file):
+    plain = run("predict", trained.model, raw_file, "--format", "jsonl")
+    result = run("predict", trained.model, raw_file, "--format", "jsonl", "--confidence", "--nbest", "3")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     expected = [json.loads(line) for line in plain.stdout.splitlines()]

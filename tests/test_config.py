@@ -5,13 +5,16 @@ import dataclasses
 
 import pytest
 
-from conftest import write_file
 from seqtag.config import DataConfig, ModelConfig, TrainConfig, build_configs, check_value, from_dict, read_toml
 from seqtag.errors import InputError
 
 
-def toml(tmp_path, text: str | bytes, name: str = "config.toml"):
-    return write_file(tmp_path / name, text)
+@pytest.fixture(scope="module")
+def toml(write_file):
+    def toml(tmp_path, text: str | bytes, name: str = "config.toml"):
+        return write_file(tmp_path / name, text)
+
+    return toml
 
 
 def error_of(path) -> InputError:
@@ -21,19 +24,19 @@ def error_of(path) -> InputError:
     return info.value
 
 
-def test_flat_keys(tmp_path):
+def test_flat_keys(tmp_path, toml):
     path = toml(tmp_path, 'hidden = 64\nepochs = 3\nlr = 0.01\ncell = "gru"\nbidirectional = false\nencoding = "latin-1"\n')
     assert read_toml(path) == {
         "hidden": 64, "epochs": 3, "lr": 0.01, "cell": "gru", "bidirectional": False, "encoding": "latin-1",
     }
 
 
-def test_dashed_keys_become_field_names(tmp_path):
+def test_dashed_keys_become_field_names(tmp_path, toml):
     path = toml(tmp_path, 'char-encoder = "lstm"\nbatch-size = 8\nword_dim = 50\nkeep-vectors = 0\n')
     assert read_toml(path) == {"char_encoder": "lstm", "batch_size": 8, "word_dim": 50, "keep_vectors": 0}
 
 
-def test_sections(tmp_path):
+def test_sections(tmp_path, toml):
     path = toml(
         tmp_path,
         'seed = 7\n\n[model]\nhidden = 32\nhead = "softmax"\nchar-dim = 8\n\n[train]\npatience = 2\nclip = 1\n\n'
@@ -51,7 +54,7 @@ def test_sections(tmp_path):
     assert (train.seed, train.patience, train.clip, train.epochs) == (7, 2, 1.0, 50)
 
 
-def test_empty_file_gives_defaults(tmp_path):
+def test_empty_file_gives_defaults(tmp_path, toml):
     assert read_toml(toml(tmp_path, "")) == {}
     assert build_configs({}) == (DataConfig(), ModelConfig(), TrainConfig())
 
@@ -68,7 +71,7 @@ def test_empty_file_gives_defaults(tmp_path):
         ("[model]\ndropout = [0.1]", "'dropout' must be float"),
     ],
 )
-def test_wrong_types(tmp_path, text, fragment):
+def test_wrong_types(tmp_path, text, fragment, toml):
     error = error_of(toml(tmp_path, text + "\n"))
     assert fragment in error.message
     assert str(tmp_path / "config.toml") in str(error)
@@ -85,22 +88,22 @@ def test_wrong_types(tmp_path, text, fragment):
         ('embeddings = "glove.txt"', "'embeddings'"),
     ],
 )
-def test_unknown_keys(tmp_path, text, fragment):
+def test_unknown_keys(tmp_path, text, fragment, toml):
     error = error_of(toml(tmp_path, text + "\n"))
     assert "unknown setting" in error.message and fragment in error.message
 
 
-def test_invalid_toml_names_the_line(tmp_path):
+def test_invalid_toml_names_the_line(tmp_path, toml):
     error = error_of(toml(tmp_path, "epochs = 3\nhidden = 64\ncell = lstm\n"))
     assert "not valid TOML" in error.message and "line 3" in error.message
 
 
-def test_duplicate_key_is_invalid_toml(tmp_path):
+def test_duplicate_key_is_invalid_toml(tmp_path, toml):
     error = error_of(toml(tmp_path, "epochs = 3\nepochs = 4\n"))
     assert "line 2" in error.message
 
 
-def test_not_utf8_and_missing(tmp_path):
+def test_not_utf8_and_missing(tmp_path, toml):
     error_of(toml(tmp_path, 'cell = "l\xfcstm"\n'.encode("latin-1")))
     assert "no such file" in error_of(tmp_path / "missing.toml").message
 
@@ -118,7 +121,7 @@ def test_not_utf8_and_missing(tmp_path):
         ("train_scheme", "iob1", "iob2"),
     ],
 )
-def test_choices(tmp_path, key, bad, good):
+def test_choices(tmp_path, key, bad, good, toml):
     error = error_of(toml(tmp_path, f'{key.replace("_", "-")} = "{bad}"\n'))
     assert "must be one of" in error.message and repr(bad) in error.message
     assert good in error.message  # the message lists the valid choices
@@ -131,7 +134,7 @@ def test_choices(tmp_path, key, bad, good):
      "lr = -0.001", "lr = inf", "lr = nan", "lr-decay = 0", "threads = -2", "char-kernel = 0", "patience = 0",
      "keep-vectors = -1", "clip = -1", "seed = -1", "seed = 4294967296", "max-tokens = -1"],
 )
-def test_out_of_range_values(tmp_path, text):
+def test_out_of_range_values(tmp_path, text, toml):
     error = error_of(toml(tmp_path, text + "\n"))
     assert text.split(" = ")[0].replace("-", "_") in error.message
 
@@ -141,7 +144,7 @@ def test_out_of_range_values(tmp_path, text):
     [("dropout = 0", 0.0), ("dropout = 0.99", 0.99), ("keep-vectors = 0", 0), ("clip = 0", 0.0), ("seed = 0", 0),
      ("seed = 4294967295", 2**32 - 1), ("patience = 1", 1), ("threads = 0", 0)],
 )
-def test_boundary_values_are_accepted(tmp_path, text, value):
+def test_boundary_values_are_accepted(tmp_path, text, value, toml):
     assert list(read_toml(toml(tmp_path, text + "\n")).values()) == [value]
 
 

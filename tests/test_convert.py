@@ -11,7 +11,6 @@ import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 from typer.testing import CliRunner
 
-from conftest import NER, SAMPLE, conll_sentences, conll_text, write_file
 from seqtag.cli import app
 from seqtag.tools.convert import convert_columns, convert_examples
 from seqtag.formats.columns import read_columns
@@ -19,6 +18,10 @@ from seqtag.formats.conllu import read_conllu
 from seqtag.data.schemes import convert as convert_tags
 from seqtag.formats.classification import WRITE_FORMATS, read_examples
 from seqtag.errors import InputError
+
+# The sample data, by path here (not as the conftest fixtures): parametrize lists are built before fixtures exist.
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+NER = SAMPLE / "ner"
 
 runner = CliRunner()
 
@@ -52,7 +55,7 @@ ADJACENT_IOB1 = [
 
 
 @pytest.fixture(scope="module")
-def iob1_file(tmp_path_factory) -> Path:
+def iob1_file(tmp_path_factory, conll_sentences, conll_text, write_file) -> Path:
     """Real-looking IOB1 data: sample sentences re-encoded, adjacent same-type chunks, -DOCSTART- lines."""
     sample = conll_sentences(NER / "train.txt", limit=300)
     sentences = [[[*row[:-1], tag] for row, tag in zip(s, convert_tags([r[-1] for r in s], "iob2", "iob1"))]
@@ -75,7 +78,7 @@ def test_iob1_to_bioes_and_back_is_the_identity(iob1_file, tmp_path):
     assert via_iob2 == iob1_file.read_text(encoding="utf-8")
 
 
-def test_sample_data_keeps_its_entities_in_every_scheme(tmp_path):
+def test_sample_data_keeps_its_entities_in_every_scheme(tmp_path, conll_sentences):
     original = (NER / "dev.txt").read_text(encoding="utf-8")
     gold = [[row[-1] for row in s] for s in conll_sentences(NER / "dev.txt")]
     for scheme in ("bioes", "iob1"):
@@ -112,19 +115,19 @@ def test_given_source_scheme_streams_sentence_by_sentence(monkeypatch):
     assert out.getvalue() == "John B-PER\nSmith E-PER\nleft O\n\n" * 3
 
 
-def test_tag_column_in_the_middle_and_tab_separated_input(tmp_path):
+def test_tag_column_in_the_middle_and_tab_separated_input(tmp_path, write_file):
     source = write_file(tmp_path / "data.tsv.conll", "New York\tB-LOC\tNNP\nis\tO\tVBZ\n\nRome\tB-LOC\tNNP\n")
     assert ok(run(source, "--to", "bioes", "--tag-column", "1")) == "New York\tS-LOC\tNNP\nis\tO\tVBZ\n\nRome\tS-LOC\tNNP\n"
     user_error(run(source, "--columns", "1,0", "--separator", "space"), f"{source}:1", "'New York' holds a space", "--separator tab")
 
 
-def test_bilou_input_becomes_bioes_letters(tmp_path):
+def test_bilou_input_becomes_bioes_letters(tmp_path, write_file):
     source = write_file(tmp_path / "bilou.txt", "New B-LOC\nYork L-LOC\nRome U-LOC\n")
     assert ok(run(source, "--to", "bioes")) == "New B-LOC\nYork E-LOC\nRome S-LOC\n"
     assert ok(run(source, "--to", "iob2")) == "New B-LOC\nYork I-LOC\nRome B-LOC\n"
 
 
-def test_same_scheme_repairs_sequences_it_forbids(tmp_path):
+def test_same_scheme_repairs_sequences_it_forbids(tmp_path, write_file):
     source = write_file(tmp_path / "broken.txt", "the O\nNew I-LOC\nYork I-LOC\nRome B-LOC\n")
     assert ok(run(source, "--from", "iob2", "--to", "iob2")) == "the O\nNew B-LOC\nYork I-LOC\nRome B-LOC\n"
 
@@ -132,14 +135,14 @@ def test_same_scheme_repairs_sequences_it_forbids(tmp_path):
 # ---------------------------------------------------------------------------- columns
 
 
-def test_columns_select_and_reorder_and_docstart_stays_first():
+def test_columns_select_and_reorder_and_docstart_stays_first(conll_sentences):
     out = ok(run(NER / "dev.txt", "--columns", "-1,0"))
     assert out.startswith("-DOCSTART- -X-\n\n")
     expected = [[[row[-1], row[0]] for row in s] for s in conll_sentences(NER / "dev.txt")]
     assert [[row.split() for row in block.split("\n") if row] for block in out.split("\n\n")[1:] if block] == expected
 
 
-def test_columns_and_tags_together():
+def test_columns_and_tags_together(conll_sentences):
     out = ok(run(NER / "dev.txt", "--to", "bioes", "--columns", "0,2"))
     assert out.startswith("-DOCSTART- O\n\n")
     assert [s.tags for s in read_columns(io.StringIO(out))] == [
@@ -164,7 +167,7 @@ CONLLU = (
 )
 
 
-def test_conllu_to_columns_reads_back_like_the_conllu_reader(tmp_path):
+def test_conllu_to_columns_reads_back_like_the_conllu_reader(tmp_path, write_file):
     source = write_file(tmp_path / "es.conllu", CONLLU)
     out = ok(run(source))  # .conllu: form,upos by default
     assert out == "-DOCSTART- -X-\n\nVamos VERB\nnos PRON\na ADP\nel DET\nmar NOUN\n. PUNCT\n\nSí INTJ\n\n"
@@ -178,7 +181,7 @@ def test_conllu_fields_and_separator_from_stdin():
     assert "mar\tmar\tNN\tSpaceAfter=No" in out.splitlines()
 
 
-def test_conllu_form_with_a_space_needs_the_tab_separator(tmp_path):
+def test_conllu_form_with_a_space_needs_the_tab_separator(tmp_path, write_file):
     source = write_file(tmp_path / "vi.conllu", "1\tsố lượng\tsố lượng\tNOUN\tN\t_\t0\troot\t_\t_\n\n")
     user_error(run(source), f"{source}:1", "'số lượng' holds a space", "--separator tab")
     assert ok(run(source, "--separator", "tab")) == "số lượng\tNOUN\n\n"
@@ -198,7 +201,7 @@ LAYOUT = {  # file names under which auto detection finds each format
 
 
 @pytest.mark.parametrize("source_format, target_format", list(itertools.product(WRITE_FORMATS, WRITE_FORMATS)))
-def test_every_classification_format_into_every_other(tmp_path, source_format, target_format):
+def test_every_classification_format_into_every_other(tmp_path, source_format, target_format, write_file):
     source = write_file(tmp_path / "examples.txt", "".join(f"{label}\t{text}\n" for label, text in TRICKY))
     middle = tmp_path / LAYOUT[source_format]
     with middle.open("w", encoding="utf-8") as out:
@@ -222,7 +225,7 @@ def test_sample_classification_data_to_jsonl_and_back(tmp_path):
     assert ok(run(jsonl, "--output-format", "tsv")) == (SAMPLE / "cls" / "train.tsv").read_text(encoding="utf-8")
 
 
-def test_a_label_the_format_cannot_hold(tmp_path):
+def test_a_label_the_format_cannot_hold(tmp_path, write_file):
     source = write_file(tmp_path / "data.jsonl", '\n{"text": "good", "label": "very good"}\n{"text": "fine", "label": "a"}\n')
     user_error(run(source, "--output-format", "fasttext"), f"{source}:2", "'very good' holds whitespace")
 
@@ -230,7 +233,7 @@ def test_a_label_the_format_cannot_hold(tmp_path):
 # ---------------------------------------------------------------------------- errors
 
 
-def test_a_tag_outside_the_given_scheme_names_its_line(tmp_path):
+def test_a_tag_outside_the_given_scheme_names_its_line(tmp_path, write_file):
     source = write_file(tmp_path / "mixed.txt", "John B-PER\nSmith E-PER\n")
     user_error(run(source, "--to", "iob1", "--from", "iob2"), f"{source}:2", "'E-PER' is not a iob2 tag")
 
@@ -239,7 +242,7 @@ def test_plain_tags_have_no_scheme(tmp_path):
     user_error(run(NER / "dev.txt", "--to", "bioes", "--tag-column", "1"), "tag column 1 holds tags without B-/I-/E-/S- prefixes")
 
 
-def test_failed_conversion_keeps_the_existing_output_file(tmp_path):
+def test_failed_conversion_keeps_the_existing_output_file(tmp_path, write_file):
     source = write_file(tmp_path / "bad.txt", "John B-PER\n\nSmith B-PER extra\n")
     out = write_file(tmp_path / "out.txt", "old\n")
     user_error(run(source, "--to", "bioes", "--from", "iob2", "-o", out), f"{source}:3", "expected 2 columns, got 3")
@@ -264,7 +267,7 @@ def test_option_errors_are_one_line(args, fragments):
     user_error(run(*args), *fragments)
 
 
-def test_undecodable_input_names_the_line(tmp_path):
+def test_undecodable_input_names_the_line(tmp_path, write_file):
     source = write_file(tmp_path / "latin1.txt", "Paris B-LOC\n\nK\xf6ln B-LOC\n".encode("latin-1"))
     user_error(run(source, "--to", "bioes"), f"{source}:3", "not valid utf-8")
     assert ok(run(source, "--to", "bioes", "--encoding", "latin-1")) == "Paris S-LOC\n\nKöln S-LOC\n"

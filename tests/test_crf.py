@@ -9,82 +9,14 @@ import torch
 
 from seqtag.models.crf import LinearChainCRF
 
-LENGTHS = [5, 3, 1, 4]
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def make_case(seed: int, num_tags: int, constraints=None):
-    """A float64 CRF with spread-out random scores, emissions and a mixed-length mask."""
-    gen = torch.Generator().manual_seed(seed)
-    crf = LinearChainCRF(num_tags, constraints).double()
-    with torch.no_grad():
-        for param in crf.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen, dtype=torch.float64))
-    emissions = torch.randn(len(LENGTHS), max(LENGTHS), num_tags, generator=gen, dtype=torch.float64)
-    mask = torch.arange(max(LENGTHS))[None, :] < torch.tensor(LENGTHS)[:, None]
-    return crf, emissions, mask
-
-
-def random_constraints(seed: int, num_tags: int) -> list[tuple[int, int]]:
-    """Random allowed pairs; tag 0 can start, repeat and end so every length has an allowed path, and
-    at least one start, end and transition is forbidden."""
-    gen = torch.Generator().manual_seed(seed)
-    start, end = num_tags, num_tags + 1
-    pairs = {
-        (i, j)
-        for i in [*range(num_tags), start]
-        for j in [*range(num_tags), end]
-        if (i, j) != (start, end) and torch.rand(1, generator=gen).item() < 0.6
-    }
-    pairs |= {(start, 0), (0, 0), (0, end)}
-    pairs -= {(start, 1), (2, end), (1, 2)}
-    return sorted(pairs)
-
-
-def allowed(path, constraints, num_tags: int) -> bool:
-    if constraints is None:
-        return True
-    pairs = set(constraints)
-    return (
-        (num_tags, path[0]) in pairs
-        and (path[-1], num_tags + 1) in pairs
-        and all((a, b) in pairs for a, b in zip(path, path[1:]))
-    )
-
-
-def enumerate_paths(crf: LinearChainCRF, emissions, mask, constraints) -> list[list[tuple[float, tuple]]]:
-    """Per sequence, (raw score, path) of every allowed tag sequence, best first."""
-    k = crf.num_tags
-    trans = crf.transitions.tolist()
-    start = crf.start_transitions.tolist()
-    end = crf.end_transitions.tolist()
-    out = []
-    for em, length in zip(emissions.tolist(), mask.sum(1).tolist()):
-        scored = []
-        for path in itertools.product(range(k), repeat=length):
-            if not allowed(path, constraints, k):
-                continue
-            score = start[path[0]] + end[path[-1]] + sum(em[t][y] for t, y in enumerate(path))
-            score += sum(trans[a][b] for a, b in zip(path, path[1:]))
-            scored.append((score, path))
-        scored.sort(reverse=True)
-        out.append(scored)
-    return out
-
-
-def logsumexp(xs: list[float]) -> float:
-    top = max(xs)
-    return top + math.log(sum(math.exp(x - top) for x in xs))
-
-
+# The brute-force oracle (make_case, random_constraints, allowed, enumerate_paths, logsumexp, crf_lengths)
+# is a set of conftest fixtures: test_confidence checks the taggers' probabilities with it too.
 CASES = [(seed, k, constrained) for seed, k in [(0, 3), (1, 4), (2, 4)] for constrained in (False, True)]
 CASE_IDS = [f"seed{s}-K{k}-{'constrained' if c else 'free'}" for s, k, c in CASES]
 
 
 @pytest.fixture(params=CASES, ids=CASE_IDS)
-def case(request):
+def case(request, enumerate_paths, make_case, random_constraints):
     seed, num_tags, use_constraints = request.param
     constraints = random_constraints(seed, num_tags) if use_constraints else None
     crf, emissions, mask = make_case(seed, num_tags, constraints)
@@ -94,13 +26,13 @@ def case(request):
 # ---------------------------------------------------------------------------- oracle tests
 
 
-def test_log_partition(case):
+def test_log_partition(case, logsumexp):
     crf, emissions, mask, _, paths = case
     expected = torch.tensor([logsumexp([s for s, _ in seq]) for seq in paths], dtype=torch.float64)
     torch.testing.assert_close(crf.log_partition(emissions, mask), expected, rtol=0, atol=1e-9)
 
 
-def test_log_likelihood(case):
+def test_log_likelihood(case, logsumexp):
     crf, emissions, mask, _, paths = case
     gen = torch.Generator().manual_seed(7)
     # A random allowed path per sequence, padded with -100 to check padding values are ignored.
@@ -115,7 +47,7 @@ def test_log_likelihood(case):
     torch.testing.assert_close(crf(emissions, tags, mask, reduction="none"), -expected, rtol=0, atol=1e-9)
 
 
-def test_decode(case):
+def test_decode(case, allowed):
     crf, emissions, mask, constraints, paths = case
     best, scores = crf.decode(emissions, mask)
     assert best.dtype == torch.long and best.shape == mask.shape
@@ -128,7 +60,7 @@ def test_decode(case):
         assert scores[b].item() == pytest.approx(score, abs=1e-9)
 
 
-def test_marginals(case):
+def test_marginals(case, logsumexp):
     crf, emissions, mask, _, paths = case
     expected = torch.zeros(emissions.shape, dtype=torch.float64)
     for b, seq in enumerate(paths):
@@ -142,10 +74,10 @@ def test_marginals(case):
 
 
 @pytest.mark.parametrize("k", [1, 4, 7])
-def test_nbest(case, k):
+def test_nbest(case, k, crf_lengths):
     crf, emissions, mask, _, paths = case
     best, scores = crf.nbest(emissions, mask, k)
-    assert best.shape == (len(LENGTHS), k, max(LENGTHS)) and scores.shape == (len(LENGTHS), k)
+    assert best.shape == (len(crf_lengths), k, max(crf_lengths)) and scores.shape == (len(crf_lengths), k)
     assert (scores[:, :-1] >= scores[:, 1:]).all()
     for b, seq in enumerate(paths):
         # Constrained models may fill the tail with (heavily penalised) disallowed paths.
@@ -168,11 +100,11 @@ def test_nbest_marks_missing_paths_with_neg_inf():
     torch.testing.assert_close(scores[:, 0], crf.decode(emissions, mask)[1])
 
 
-def test_disallowed_sequences_get_zero_probability():
+def test_disallowed_sequences_get_zero_probability(allowed, crf_lengths, make_case, random_constraints):
     num_tags = 4
     constraints = random_constraints(0, num_tags)
     crf, emissions, mask = make_case(0, num_tags, constraints)
-    everything = list(itertools.product(range(num_tags), repeat=max(LENGTHS)))
+    everything = list(itertools.product(range(num_tags), repeat=max(crf_lengths)))
     forbidden = [p for p in everything if not allowed(p, constraints, num_tags)]
     tags = torch.tensor(forbidden)
     full = torch.ones(tags.shape, dtype=torch.bool)
@@ -289,7 +221,7 @@ def test_gradients_flow(small):
     assert emissions.grad[1, 2:].eq(0).all()
 
 
-def test_constraints_are_saved_as_bool_buffers():
+def test_constraints_are_saved_as_bool_buffers(random_constraints):
     constraints = random_constraints(1, 4)
     crf = LinearChainCRF(4, constraints)
     state = crf.state_dict()

@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import NER, SAMPLE, VECTORS, conll_sentences, write_file
 from seqtag.cli import app
 from seqtag.tools.datacheck import Finding, check_data
 from seqtag.errors import InputError
+
+# The sample data, by path here (not as the conftest fixtures): parametrize lists are built before fixtures exist.
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+NER = SAMPLE / "ner"
 
 runner = CliRunner()
 
@@ -38,16 +41,20 @@ def levels(findings: list[Finding]) -> set[str]:
     return {f.level for f in findings}
 
 
-def conll(path: Path, *sentences: str) -> Path:
-    """A column file from sentences written as ``token/TAG token/TAG …``."""
-    blocks = ["".join(f"{pair.rsplit('/', 1)[0]} {pair.rsplit('/', 1)[1]}\n" for pair in s.split()) for s in sentences]
-    return write_file(path, "\n".join(blocks))
+@pytest.fixture(scope="module")
+def conll(write_file):
+    def conll(path: Path, *sentences: str) -> Path:
+        """A column file from sentences written as ``token/TAG token/TAG …``."""
+        blocks = ["".join(f"{pair.rsplit('/', 1)[0]} {pair.rsplit('/', 1)[1]}\n" for pair in s.split()) for s in sentences]
+        return write_file(path, "\n".join(blocks))
+
+    return conll
 
 
 # ---------------------------------------------------------------------------- tagging
 
 
-def test_sample_data_counts_lengths_and_a_clean_table():
+def test_sample_data_counts_lengths_and_a_clean_table(conll_sentences):
     report = report_of(NER / "train.txt", "--dev", NER / "dev.txt")
     sentences = conll_sentences(NER / "train.txt")
     lengths = sorted(map(len, sentences))
@@ -67,7 +74,7 @@ def test_sample_data_counts_lengths_and_a_clean_table():
     assert lines[-1].startswith("⚠ ") and "no errors" in lines[-1]
 
 
-def test_invalid_transitions_name_file_and_line(tmp_path):
+def test_invalid_transitions_name_file_and_line(tmp_path, conll):
     data = conll(tmp_path / "train.txt", "John/B-PER Smith/I-PER left/O", "the/O Berlin/I-LOC office/O", "Ann/B-PER Paris/I-LOC")
     report = report_of(data, "--scheme", "iob2")
     finding = found(report, "warning", "train", "2 tag transitions invalid in iob2")
@@ -77,7 +84,7 @@ def test_invalid_transitions_name_file_and_line(tmp_path):
     assert finding["details"] == [f"{bioes}:5: B-PER → end"]  # a chunk left open at the sentence end
 
 
-def test_duplicates_conflicts_overlap_and_unseen_dev_types(tmp_path):
+def test_duplicates_conflicts_overlap_and_unseen_dev_types(tmp_path, conll):
     train = conll(tmp_path / "train.txt", "a/O Paris/B-LOC", "a/O Paris/B-LOC", "a/O Paris/B-ORG", "Bob/B-PER x/O")
     dev = conll(tmp_path / "dev.txt", "a/O Paris/B-LOC", "new/O Acme/B-ORG", "IBM/B-COMPANY y/O")
     report = report_of(train, "--dev", dev)
@@ -92,7 +99,7 @@ def test_duplicates_conflicts_overlap_and_unseen_dev_types(tmp_path):
     assert report["errors"] == 0  # all warnings: training would run
 
 
-def test_long_sentences_and_rare_types(tmp_path):
+def test_long_sentences_and_rare_types(tmp_path, conll):
     train = conll(tmp_path / "train.txt", "a/O b/O c/O d/O e/O f/O", "Bob/B-PER", "a/O b/O c/O d/O e/O f/O g/B-LOC")
     report = report_of(train, "--max-length", 5)
     assert found(report, "warning", "train", "2 sentences longer than 5 tokens")["details"] == [
@@ -100,7 +107,7 @@ def test_long_sentences_and_rare_types(tmp_path):
     found(report, "warning", "labels", "2 entity types seen fewer than 5 times in train: LOC (1), PER (1)")
 
 
-def test_plain_tags_and_a_single_tag(tmp_path):
+def test_plain_tags_and_a_single_tag(tmp_path, conll):
     pos = conll(tmp_path / "pos.txt", "the/DT cat/NN", "a/DT dog/NN ran/VBD")
     report = report_of(pos)
     assert report["stats"]["scheme"] == "plain"
@@ -110,12 +117,12 @@ def test_plain_tags_and_a_single_tag(tmp_path):
     found(report_of(only_o, exit_code=1), "error", "labels", "only one label in train (O)")
 
 
-def test_span_scheme_given_for_plain_tags_is_an_error(tmp_path):
+def test_span_scheme_given_for_plain_tags_is_an_error(tmp_path, conll):
     pos = conll(tmp_path / "pos.txt", "the/DT cat/NN")
     found(report_of(pos, "--scheme", "bioes", exit_code=1), "error", "labels", "--scheme bioes given, but the tags have no B-/I- prefixes")
 
 
-def test_a_file_the_reader_rejects_is_an_error_and_its_checks_are_skipped(tmp_path):
+def test_a_file_the_reader_rejects_is_an_error_and_its_checks_are_skipped(tmp_path, write_file):
     dev = write_file(tmp_path / "dev.txt", "John B-PER\nSmith I-PER x\n")
     report = report_of(NER / "train.txt", "--dev", dev, exit_code=1)
     finding = found(report, "error", "dev", "expected 2 columns, got 3")
@@ -126,7 +133,7 @@ def test_a_file_the_reader_rejects_is_an_error_and_its_checks_are_skipped(tmp_pa
     assert table.stdout.splitlines()[-1] == "✖ 1 error, 1 warning: fix the errors before training"
 
 
-def test_config_file_and_columns(tmp_path):
+def test_config_file_and_columns(tmp_path, write_file):
     data = write_file(tmp_path / "train.txt", "B-PER John\nI-PER Smith\nO left\n\nO bye\n")
     config = write_file(tmp_path / "c.toml", "[data]\ntoken-column = 1\ntag-column = 0\n")
     report = report_of(data, "--config", config)
@@ -139,7 +146,7 @@ def test_config_file_and_columns(tmp_path):
 # ---------------------------------------------------------------------------- embeddings
 
 
-def test_embedding_coverage_exact_lowercase_and_digits(tmp_path):
+def test_embedding_coverage_exact_lowercase_and_digits(tmp_path, conll, write_file):
     vectors = write_file(tmp_path / "vec.txt", "3 2\nberlin 0.1 0.2\nParis 0.3 0.4\n0000 0.5 0.6\n")
     train = conll(tmp_path / "train.txt", "Berlin/B-LOC Paris/B-LOC 1996/O xyz/O", "berlin/B-LOC Berlin/B-LOC")
     dev = conll(tmp_path / "dev.txt", "Paris/B-LOC PARIS/B-LOC qq/O 2024/O")
@@ -154,15 +161,15 @@ def test_embedding_coverage_exact_lowercase_and_digits(tmp_path):
     found(report, "ok", "embeddings", "75.0% of dev tokens are not in train; the vectors cover 33.3% of those")
 
 
-def test_low_coverage_is_a_warning(tmp_path):
+def test_low_coverage_is_a_warning(tmp_path, write_file):
     vectors = write_file(tmp_path / "vec.txt", "1 2\nzzz 0.1 0.2\n")
     report = report_of(NER / "dev.txt", "--embeddings", vectors)
     found(report, "warning", "embeddings", "low: are these vectors for this language and casing?")
     assert report["errors"] == 0
 
 
-def test_sample_vectors_cover_the_sample_data():
-    report = check_data(NER / "dev.txt", embeddings=VECTORS)
+def test_sample_vectors_cover_the_sample_data(sample_vectors):
+    report = check_data(NER / "dev.txt", embeddings=sample_vectors)
     assert report.stats["embeddings"]["train_coverage"]["chain"]["tokens"] > 0.85
     assert levels(report.findings) == {"ok"}
 
@@ -177,7 +184,7 @@ def test_sample_classification_data():
     found(report, "ok", "labels", "every dev label occurs in train")
 
 
-def test_classification_errors_and_warnings(tmp_path):
+def test_classification_errors_and_warnings(tmp_path, write_file):
     train = write_file(tmp_path / "train.tsv", "label\ttext\n" + "pos\tgood film\n" * 10 + "neg\tgood film\n")
     dev = write_file(tmp_path / "dev.tsv", "label\ttext\npos\tfine\nmeh\tso so\n")
     report = report_of(train, "--dev", dev, exit_code=1)
@@ -191,7 +198,7 @@ def test_classification_errors_and_warnings(tmp_path):
     found(report_of(single, exit_code=1), "error", "labels", "only one label in train (pos)")
 
 
-def test_classification_long_texts_and_an_empty_text(tmp_path):
+def test_classification_long_texts_and_an_empty_text(tmp_path, write_file):
     data = write_file(tmp_path / "train.jsonl", '{"text": "a b c d", "label": "x"}\n{"text": "", "label": "y"}\n')
     finding = found(report_of(data, exit_code=1), "error", "train", "missing text")
     assert finding["message"].startswith(f"{data}:2: ")

@@ -8,7 +8,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import one_error_line, write_conll
 from seqtag.data.batching import Collator
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
@@ -26,12 +25,16 @@ TWO = [
 runner = CliRunner()
 
 
-def train_two(tmp_path: Path, model: ModelConfig = SMALL, runtime: Runtime = Runtime(), epochs: int = 60):
-    from seqtag.tasks.tagging import train_tagger
+@pytest.fixture(scope="module")
+def train_two(write_conll):
+    def train_two(tmp_path: Path, model: ModelConfig = SMALL, runtime: Runtime = Runtime(), epochs: int = 60):
+        from seqtag.tasks.tagging import train_tagger
 
-    data = write_conll(tmp_path / "two.txt", TWO)
-    config = TrainConfig(epochs=epochs, lr=0.02, batch_size=2, seed=3, threads=1)
-    return train_tagger(data, None, None, DataConfig(), model, config, runtime=runtime)
+        data = write_conll(tmp_path / "two.txt", TWO)
+        config = TrainConfig(epochs=epochs, lr=0.02, batch_size=2, seed=3, threads=1)
+        return train_tagger(data, None, None, DataConfig(), model, config, runtime=runtime)
+
+    return train_two
 
 
 # ---------------------------------------------------------------------------- device names
@@ -69,14 +72,14 @@ def test_every_command_takes_device(command):
     assert result.exit_code == 0 and "--device" in result.output
 
 
-def test_train_cli_rejects_bad_device_and_cpu_amp(trained, tmp_path):
+def test_train_cli_rejects_bad_device_and_cpu_amp(trained, tmp_path, one_error_line):
     args = ["train", "--train", str(trained.train), "--epochs", "1", "-o", str(tmp_path / "m.seqtag")]
     one_error_line(runner.invoke(app, [*args, "--device", "tpu"]), "--device", "got 'tpu'")
     one_error_line(runner.invoke(app, [*args, "--device", "cpu", "--amp", "bf16"]), "--amp", "needs a CUDA device")
     assert not (tmp_path / "m.seqtag").exists()
 
 
-def test_evaluate_cli_rejects_bad_device(trained):
+def test_evaluate_cli_rejects_bad_device(trained, one_error_line):
     one_error_line(runner.invoke(app, ["evaluate", str(trained.model), str(trained.dev), "--device", "cuda:x"]), "--device")
 
 
@@ -93,7 +96,7 @@ def test_batch_to_moves_every_tensor_and_keeps_the_weight():
         assert torch.equal(getattr(moved, name), getattr(batch, name))
 
 
-def test_model_to_cpu_keeps_predictions(tmp_path):
+def test_model_to_cpu_keeps_predictions(tmp_path, train_two):
     tagger, _ = train_two(tmp_path, epochs=5)
     tokens = [[w for w, _ in s] for s in TWO]
     before = tagger.predict(tokens)
@@ -102,7 +105,7 @@ def test_model_to_cpu_keeps_predictions(tmp_path):
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_mixed_precision_training_loop_learns(tmp_path, amp):
+def test_mixed_precision_training_loop_learns(tmp_path, amp, train_two):
     """The autocast + loss-scaling path of fit(). On CPU only the window encoder has low-precision kernels
     (oneDNN has no bf16 / fp16 LSTM here), so it stands in for the GPU case."""
     model = ModelConfig(**{**SMALL.__dict__, "encoder": "window", "char_encoder": "none"})
@@ -117,7 +120,7 @@ def test_mixed_precision_training_loop_learns(tmp_path, amp):
 
 
 @CUDA
-def test_trained_on_gpu_tags_on_cpu_identically(tmp_path):
+def test_trained_on_gpu_tags_on_cpu_identically(tmp_path, train_two):
     from seqtag import load_model
 
     tagger, _ = train_two(tmp_path, runtime=Runtime(device=torch.device("cuda")))
@@ -131,7 +134,7 @@ def test_trained_on_gpu_tags_on_cpu_identically(tmp_path):
 
 
 @CUDA
-def test_trained_on_cpu_tags_on_gpu_identically(tmp_path):
+def test_trained_on_cpu_tags_on_gpu_identically(tmp_path, train_two):
     from seqtag import load_model
 
     tagger, _ = train_two(tmp_path)
@@ -142,7 +145,7 @@ def test_trained_on_cpu_tags_on_gpu_identically(tmp_path):
 
 @CUDA
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_mixed_precision_on_gpu_learns(tmp_path, amp):
+def test_mixed_precision_on_gpu_learns(tmp_path, amp, train_two):
     tagger, history = train_two(tmp_path, runtime=Runtime(device=torch.device("cuda"), amp=amp))
     assert history.epochs[-1].loss < 0.2 * history.epochs[0].loss
     assert tagger.predict([[w for w, _ in s] for s in TWO]) == [[t for _, t in s] for s in TWO]
@@ -165,13 +168,13 @@ def test_predict_on_cpu_device_tags_as_before(trained):
 
 
 @CUDA
-def test_predict_workers_stay_on_the_cpu(trained):
+def test_predict_workers_stay_on_the_cpu(trained, one_error_line):
     result = runner.invoke(app, ["predict", str(trained.model), str(trained.test), "--device", "cuda", "--workers", "2"])
     one_error_line(result, "--workers", "--device cpu")
 
 
 @CUDA
-def test_a_gpu_run_checkpoints_cpu_tensors_and_resumes_on_the_cpu(tmp_path):
+def test_a_gpu_run_checkpoints_cpu_tensors_and_resumes_on_the_cpu(tmp_path, write_conll):
     from seqtag.training.checkpoint import read_checkpoint
     from seqtag.tasks.tagging import train_tagger
 

@@ -12,7 +12,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, sample_slice
 from seqtag.data.batching import Collator
 from seqtag.config import ModelConfig
 from seqtag.training.distributed import SINGLE, Cluster, predict_shared, shard
@@ -71,7 +70,7 @@ def test_predict_shared_on_one_process_is_predict():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
+def data(tmp_path_factory, sample_slice) -> Path:
     folder = tmp_path_factory.mktemp("ddp")
     sample_slice("train", 200, folder / "train.txt")
     sample_slice("dev", 60, folder / "dev.txt")
@@ -98,9 +97,13 @@ def single(data: Path, tmp_path_factory) -> Path:
     return model
 
 
-def run(args: list, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(cwd / "cache"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+@pytest.fixture(scope="module")
+def run(repo_root):
+    def run(args: list, cwd: Path) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(repo_root), "SEQTAG_CACHE_DIR": str(cwd / "cache"), "OMP_NUM_THREADS": "1"}
+        return subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+    return run
 
 
 def torchrun(*args) -> list:
@@ -117,7 +120,7 @@ def assert_same_run(model: Path, reference: Path, epochs: int = 3) -> None:
         assert mine["sentences"] == theirs["sentences"]  # every rank counts the global batch
 
 
-def test_nproc_2_trains_like_one_process_and_writes_one_model(data, single, tmp_path):
+def test_nproc_2_trains_like_one_process_and_writes_one_model(data, single, tmp_path, run):
     out = tmp_path / "out"
     out.mkdir()
     result = run([sys.executable, "-m", "seqtag", "train", "--train", data / "train.txt", "--dev", data / "dev.txt",
@@ -130,7 +133,7 @@ def test_nproc_2_trains_like_one_process_and_writes_one_model(data, single, tmp_
     assert_same_run(out / "model.seqtag", single)
 
 
-def test_torchrun_checkpoint_and_resume(data, single, tmp_path):
+def test_torchrun_checkpoint_and_resume(data, single, tmp_path, run):
     """Rank 0 alone writes the checkpoint; all ranks resume from it; the result is the 3-epoch run's."""
     common = ["train", "--train", data / "train.txt", "--dev", data / "dev.txt", "-o", tmp_path / "model.seqtag", *TRAIN]
     first = run(torchrun(*common, "--checkpoint-dir", tmp_path / "ck", "--epochs", "2"), tmp_path)
@@ -142,8 +145,7 @@ def test_torchrun_checkpoint_and_resume(data, single, tmp_path):
     assert_same_run(tmp_path / "model.seqtag", single)
 
 
-def test_nproc_inside_torchrun_is_an_input_error(data, tmp_path, monkeypatch):
-    from conftest import one_error_line
+def test_nproc_inside_torchrun_is_an_input_error(data, tmp_path, monkeypatch, one_error_line):
     from seqtag.cli import app
 
     monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets for its workers
@@ -153,8 +155,7 @@ def test_nproc_inside_torchrun_is_an_input_error(data, tmp_path, monkeypatch):
     assert not (tmp_path / "m.seqtag").exists()
 
 
-def test_nproc_outside_the_command_line_is_an_input_error(data, tmp_path):
-    from conftest import one_error_line
+def test_nproc_outside_the_command_line_is_an_input_error(data, tmp_path, one_error_line):
     from seqtag.cli import app
 
     result = CliRunner().invoke(app, ["train", "--train", str(data / "train.txt"), "--nproc", "2", "-o", str(tmp_path / "m.seqtag")])
@@ -166,13 +167,13 @@ def test_json_history_is_plain(single):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
-def test_ctrl_c_stops_every_rank_and_rank_0_saves_the_best_model(data, tmp_path):
+def test_ctrl_c_stops_every_rank_and_rank_0_saves_the_best_model(data, tmp_path, repo_root):
     """Ctrl-C reaches the whole process group (launcher and both ranks): the ranks stop at the same step,
     rank 0 writes the checkpoint and the model, and the command exits 130 without a traceback."""
     import signal
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEQTAG_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "SEQTAG_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     args = [sys.executable, "-m", "seqtag", "train", "--train", data / "train.txt", "--dev", data / "dev.txt",
             "--nproc", "2", "-o", tmp_path / "model.seqtag", "--checkpoint-dir", tmp_path / "ck",
             "--hidden", "8", "--epochs", "100000", "--patience", "100000"]
@@ -190,10 +191,10 @@ def test_ctrl_c_stops_every_rank_and_rank_0_saves_the_best_model(data, tmp_path)
     assert (tmp_path / "model.seqtag").exists()
 
 
-def test_classifier_nproc_2_trains_like_one_process(tmp_path):
+def test_classifier_nproc_2_trains_like_one_process(tmp_path, repo_root, run):
     from seqtag.cli import app
 
-    cls = ROOT / "sample_data" / "cls"
+    cls = repo_root / "sample_data" / "cls"
     args = ["train", "--train", cls / "train.tsv", "--dev", cls / "dev.tsv", "--epochs", "2", "--hidden", "16",
             "--dropout", "0", "--seed", "1"]
     with pytest.MonkeyPatch.context() as mp:

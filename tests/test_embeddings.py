@@ -9,7 +9,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import VECTORS, write_file
 from seqtag.vectors import pretrained as embeddings
 from seqtag.vectors.pretrained import Vectors, build_embedding_table, load_vectors
 from seqtag.errors import InputError
@@ -35,12 +34,12 @@ def assert_loaded(vectors: Vectors, words=WORDS, matrix=MATRIX) -> None:
 # ---------------------------------------------------------------------------- formats
 
 
-def test_word2vec_text_with_header(tmp_path):
+def test_word2vec_text_with_header(tmp_path, write_file):
     path = write_file(tmp_path / "w2v.txt", f"{len(WORDS)} 3\n" + text_lines())
     assert_loaded(load_vectors(path, cache=False))
 
 
-def test_glove_text_without_header(tmp_path):
+def test_glove_text_without_header(tmp_path, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     assert_loaded(load_vectors(path, cache=False))
 
@@ -77,13 +76,13 @@ def test_gensim_native_kv(tmp_path):
     assert_loaded(load_vectors(path, cache=False))
 
 
-def test_sample_vectors():
-    vectors = load_vectors(VECTORS, cache=False)
-    header = VECTORS.read_text(encoding="utf-8").splitlines()[0].split()
+def test_sample_vectors(sample_vectors):
+    vectors = load_vectors(sample_vectors, cache=False)
+    header = sample_vectors.read_text(encoding="utf-8").splitlines()[0].split()
     assert (len(vectors.words), vectors.dim) == (int(header[0]), int(header[1])) == (389, 20)
 
 
-def test_utf8_words_and_find_chain(tmp_path):
+def test_utf8_words_and_find_chain(tmp_path, write_file):
     path = write_file(tmp_path / "v.txt", text_lines(["münchen", "the"], MATRIX[:2]))
     vectors = load_vectors(path, cache=False)
     assert vectors.words == ["münchen", "the"]
@@ -95,7 +94,7 @@ def test_utf8_words_and_find_chain(tmp_path):
 # ---------------------------------------------------------------------------- cache
 
 
-def test_cache_second_load_does_not_call_gensim(tmp_path, monkeypatch, cache_dir):
+def test_cache_second_load_does_not_call_gensim(tmp_path, monkeypatch, cache_dir, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     calls = []
     real = embeddings._read_with_gensim
@@ -117,7 +116,7 @@ def test_cache_second_load_does_not_call_gensim(tmp_path, monkeypatch, cache_dir
     assert_loaded(second)
 
 
-def test_cache_notices_a_changed_file(tmp_path):
+def test_cache_notices_a_changed_file(tmp_path, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     assert_loaded(load_vectors(path))
     changed = MATRIX * 2
@@ -126,7 +125,7 @@ def test_cache_notices_a_changed_file(tmp_path):
     assert_loaded(load_vectors(path), WORDS + ["extra"], np.vstack([changed, [[1.0, 2.0, 3.0]]]).astype(np.float32))
 
 
-def test_cache_rebuilds_a_damaged_entry(tmp_path, cache_dir):
+def test_cache_rebuilds_a_damaged_entry(tmp_path, cache_dir, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     load_vectors(path)
     [words_file] = cache_dir.glob("*.words.json")
@@ -134,7 +133,7 @@ def test_cache_rebuilds_a_damaged_entry(tmp_path, cache_dir):
     assert_loaded(load_vectors(path))
 
 
-def test_no_cache_writes_nothing_and_rereads(tmp_path, monkeypatch, cache_dir):
+def test_no_cache_writes_nothing_and_rereads(tmp_path, monkeypatch, cache_dir, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     calls = []
     real = embeddings._read_with_gensim
@@ -145,7 +144,7 @@ def test_no_cache_writes_nothing_and_rereads(tmp_path, monkeypatch, cache_dir):
     assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
 
-def test_explicit_cache_dir(tmp_path, cache_dir):
+def test_explicit_cache_dir(tmp_path, cache_dir, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     folder = tmp_path / "elsewhere"
     load_vectors(path, cache_dir=folder)
@@ -170,7 +169,7 @@ def test_explicit_cache_dir(tmp_path, cache_dir):
         ("broken.txt.gz", b"\x1f\x8b\x08\x00garbage"),
     ],
 )
-def test_damaged_file_is_an_input_error(tmp_path, name, content):
+def test_damaged_file_is_an_input_error(tmp_path, name, content, write_file):
     path = write_file(tmp_path / name, content)
     with pytest.raises(InputError) as info:
         load_vectors(path, cache=False)
@@ -182,7 +181,7 @@ def test_missing_file(tmp_path):
         load_vectors(tmp_path / "nope.txt")
 
 
-def test_damaged_file_leaves_no_cache_entry(tmp_path, cache_dir):
+def test_damaged_file_leaves_no_cache_entry(tmp_path, cache_dir, write_file):
     path = write_file(tmp_path / "bad.txt", "the 0.1 0.2 0.3\nof 0.1 0.2\n")
     with pytest.raises(InputError):
         load_vectors(path)
@@ -249,7 +248,7 @@ def test_table_without_vectors_is_random_of_dim_and_seeded():
     np.testing.assert_array_equal(table.matrix, again.matrix)
 
 
-def test_table_from_cached_memory_mapped_vectors(tmp_path):
+def test_table_from_cached_memory_mapped_vectors(tmp_path, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     load_vectors(path)
     cached = load_vectors(path)  # memory-mapped, read-only

@@ -7,7 +7,6 @@ import pathlib
 import pytest
 from typer.testing import CliRunner
 
-from conftest import NER, conll_sentences, write_conll
 from seqtag.tasks.classification import train_classifier
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
@@ -23,12 +22,12 @@ def long_sentence(n: int = LONG) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def tagging_data(tmp_path_factory) -> pathlib.Path:
+def tagging_data(tmp_path_factory, conll_sentences, ner_dir, write_conll) -> pathlib.Path:
     folder = tmp_path_factory.mktemp("long")
-    short = conll_sentences(NER / "train.txt", limit=8)
+    short = conll_sentences(ner_dir / "train.txt", limit=8)
     rows = [[token, "NNP", tag] for token, tag in long_sentence()]
     write_conll(folder / "train.txt", [*short[:4], rows, *short[4:]])
-    write_conll(folder / "dev.txt", [rows, *conll_sentences(NER / "dev.txt", limit=3)])
+    write_conll(folder / "dev.txt", [rows, *conll_sentences(ner_dir / "dev.txt", limit=3)])
     return folder
 
 

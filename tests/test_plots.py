@@ -9,11 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import ROOT, one_error_line, sample_slice, write_conll, write_file
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.vocab import Vocab, WordVocab
-from test_confidence import random_tagger
 
 runner = CliRunner()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -29,7 +27,7 @@ def assert_png(path) -> None:
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no temporary left behind
 
 
-def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path):
+def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path, sample_slice):
     out = tmp_path / "curves.png"
     result = run("plot", "history", trained.model, "--output", out)
     assert result.exit_code == 0, result.output
@@ -44,7 +42,7 @@ def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path
     assert_png(tmp_path / "ck.png")
 
 
-def test_plot_history_errors(trained, tmp_path):
+def test_plot_history_errors(trained, tmp_path, one_error_line, write_file, random_tagger):
     one_error_line(run("plot", "history", trained.model, "-o", tmp_path / "curves.jpg"), "curves.jpg", ".png")
     one_error_line(run("plot", "history", trained.model, "-o", tmp_path / "missing" / "c.png"), "no such folder")
     empty = tmp_path / "empty"
@@ -59,7 +57,7 @@ def test_plot_history_errors(trained, tmp_path):
     assert not (tmp_path / "c.png").exists()
 
 
-def test_evaluate_plot_tagger(trained, tmp_path):
+def test_evaluate_plot_tagger(trained, tmp_path, one_error_line, write_conll):
     out = tmp_path / "types.png"
     result = run("evaluate", trained.model, trained.test, "--plot", out, "--format", "json")
     assert result.exit_code == 0, result.output
@@ -71,7 +69,7 @@ def test_evaluate_plot_tagger(trained, tmp_path):
     one_error_line(run("evaluate", trained.model, trained.test, "--plot", tmp_path / "c.svg"), "c.svg", ".png")
 
 
-def test_evaluate_plot_classifier(tmp_path):
+def test_evaluate_plot_classifier(tmp_path, write_file):
     from seqtag.tasks.classification import Classifier, build_net
 
     words = WordVocab(["<pad>", "<unk>", "good", "bad", "film"])
@@ -88,9 +86,9 @@ def test_evaluate_plot_classifier(tmp_path):
     assert_png(out)
 
 
-def test_matplotlib_is_imported_only_for_pictures():
+def test_matplotlib_is_imported_only_for_pictures(repo_root):
     code = "import sys, seqtag.cli, seqtag.evaluation.evaluate, seqtag.formats.writers; assert 'matplotlib' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=repo_root)
 
 
 @pytest.mark.parametrize("epochs", [1, 3])

@@ -14,7 +14,6 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from conftest import ROOT, sample_slice, write_file
 from seqtag.cli import app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "vectors"
@@ -48,21 +47,25 @@ def user_error(result, *fragments: str) -> str:
 PAIRS = [(f"alpha{i}", f"beta{i}") for i in range(8)]
 
 
-def planted_corpus(path: Path) -> Path:
-    """Eight planted pairs: alpha_i and beta_i co-occur with the same six context words (topic i; drawn
-    from a shared pool of 40), one of the two in each sentence. Only the partner shares a word's contexts
-    exactly, so it must be the nearest neighbour."""
-    rng = random.Random(7)
-    pool = [f"ctx{i}" for i in range(40)]
-    topics = [rng.sample(pool, 6) for _ in PAIRS]
-    lines = []
-    for _ in range(200):
-        for pair, topic in zip(PAIRS, topics):
-            words = rng.sample(topic, 4)
-            words.insert(rng.randrange(5), rng.choice(pair))
-            lines.append(" ".join(words))
-    rng.shuffle(lines)
-    return write_file(path, "\n".join(lines) + "\n")
+@pytest.fixture(scope="module")
+def planted_corpus(write_file):
+    def planted_corpus(path: Path) -> Path:
+        """Eight planted pairs: alpha_i and beta_i co-occur with the same six context words (topic i; drawn
+        from a shared pool of 40), one of the two in each sentence. Only the partner shares a word's contexts
+        exactly, so it must be the nearest neighbour."""
+        rng = random.Random(7)
+        pool = [f"ctx{i}" for i in range(40)]
+        topics = [rng.sample(pool, 6) for _ in PAIRS]
+        lines = []
+        for _ in range(200):
+            for pair, topic in zip(PAIRS, topics):
+                words = rng.sample(topic, 4)
+                words.insert(rng.randrange(5), rng.choice(pair))
+                lines.append(" ".join(words))
+        rng.shuffle(lines)
+        return write_file(path, "\n".join(lines) + "\n")
+
+    return planted_corpus
 
 
 # Down-sampling off: in a 48-word corpus every word is "frequent" and would be mostly dropped.
@@ -87,13 +90,13 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny(folder) -> Path:
+def tiny(folder, write_file) -> Path:
     rows = "".join(f"{word} {' '.join(map(str, vector))}\n" for word, vector in TINY.items())
     return write_file(folder / "tiny.txt", f"{len(TINY)} 4\n{rows}")
 
 
 @pytest.fixture(scope="module")
-def planted(folder) -> Path:
+def planted(folder, planted_corpus) -> Path:
     """Word2vec (skip-gram, negative sampling) trained through the CLI on the planted corpus."""
     output = folder / "planted.kv"
     with pytest.MonkeyPatch.context() as mp:
@@ -106,7 +109,7 @@ def planted(folder) -> Path:
 
 
 @pytest.fixture(scope="module")
-def conll(folder) -> Path:
+def conll(folder, sample_slice) -> Path:
     return sample_slice("train", 30, folder / "train.txt")
 
 
@@ -133,14 +136,14 @@ def test_neighbors_cli_table_and_json(planted):
     assert report[0]["neighbors"][0][0] == "beta3" and -1 <= report[0]["neighbors"][0][1] <= 1
 
 
-def test_words_that_look_like_rich_markup_print_as_they_are(tmp_path):
+def test_words_that_look_like_rich_markup_print_as_they_are(tmp_path, write_file):
     vectors = write_file(tmp_path / "markup.txt", "3 2\n[/b] 1 0\n[bold]x 0.9 0.1\nplain 0 1\n")
     result = run("neighbors", vectors, "[/b]", "--top", "1")
     ok(result)
     assert result.stdout.splitlines()[0] == "[/b]" and result.stdout.splitlines()[2].split()[0] == "[bold]x"
 
 
-def test_one_worker_with_a_seed_gives_the_same_vectors(folder):
+def test_one_worker_with_a_seed_gives_the_same_vectors(folder, planted_corpus):
     from seqtag.vectors.train import train_vectors
 
     corpus = planted_corpus(folder / "again.txt")
@@ -153,7 +156,7 @@ def test_one_worker_with_a_seed_gives_the_same_vectors(folder):
     assert (first.sentences, first.tokens) == (1600, 8000)
 
 
-def test_cbow_with_hierarchical_softmax_and_fasttext_train(folder):
+def test_cbow_with_hierarchical_softmax_and_fasttext_train(folder, planted_corpus):
     corpus = planted_corpus(folder / "cbow.txt")
     ok(run("train", corpus, "-o", folder / "cbow.kv", *PLANTED_ARGS, "--algorithm", "cbow", "--hs"))
     result = run("train", corpus, "-o", folder / "ft.kv", *PLANTED_ARGS, "--fasttext", "--buckets", "500", "--min-n", "2", "--max-n", "4")
@@ -167,7 +170,7 @@ def test_cbow_with_hierarchical_softmax_and_fasttext_train(folder):
     assert isinstance(ft, FastTextKeyedVectors) and ft.bucket == 500 and (ft.min_n, ft.max_n) == (2, 4)
 
 
-def test_fasttext_gives_unseen_words_vectors_and_word2vec_refuses_them(folder, planted):
+def test_fasttext_gives_unseen_words_vectors_and_word2vec_refuses_them(folder, planted, planted_corpus):
     corpus = planted_corpus(folder / "ft-corpus.txt")
     ft = folder / "subwords.kv"
     ok(run("train", corpus, "-o", ft, *PLANTED_ARGS, "--fasttext", "--buckets", "500"))
@@ -212,7 +215,7 @@ def test_trained_vectors_load_in_seqtag_train(folder, conll, fasttext):
     assert info["embedding_coverage"]["tokens"] == 1.0  # trained on the same file with --min-count 1
 
 
-def test_corpus_formats_share_seqtag_readers(tmp_path):
+def test_corpus_formats_share_seqtag_readers(tmp_path, write_file):
     from seqtag.vectors.corpus import Corpus, read_tokens
 
     raw = write_file(tmp_path / "raw.txt", "The dog barked. It ran away!\n\nA cat.\n")
@@ -230,12 +233,12 @@ def test_corpus_formats_share_seqtag_readers(tmp_path):
     assert len(list(corpus)) == 6 and seen[-1] == 6  # restartable: a second pass reads the files again
 
 
-def test_progress_bar_on_a_terminal_still_trains(folder, monkeypatch):
+def test_progress_bar_on_a_terminal_still_trains(folder, monkeypatch, planted_corpus):
     monkeypatch.setattr("seqtag.cli.embeddings.is_tty", lambda: True)
     ok(run("train", planted_corpus(folder / "tty.txt"), "-o", folder / "tty.kv", *PLANTED_ARGS))
 
 
-def test_train_errors_are_one_line(folder, tmp_path):
+def test_train_errors_are_one_line(folder, tmp_path, planted_corpus, write_file):
     corpus = planted_corpus(tmp_path / "c.txt")
     user_error(run("train", write_file(tmp_path / "empty.txt", "\n\n"), "-o", tmp_path / "e.kv"), "empty.txt", "no tokens found")
     user_error(run("train", corpus, "-o", tmp_path / "e.kv", "--min-count", "100000"), "--min-count", "lower --min-count")
@@ -275,7 +278,7 @@ def test_analogy_matches_gensim(tiny):
     assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], abs=1e-6)
 
 
-def test_analogy_and_neighbors_errors(tiny, tmp_path):
+def test_analogy_and_neighbors_errors(tiny, tmp_path, write_file):
     user_error(run("analogy", tiny, "man", "emperor", "woman"), str(tiny), "no vector for 'emperor'")
     user_error(run("neighbors", tmp_path / "none.kv", "king"), "none.kv", "does not exist")
     garbage = write_file(tmp_path / "garbage.kv", b"not a pickle")
@@ -295,7 +298,7 @@ def _cosine(a: str, b: str) -> float:
 PAIR_ROWS = [("man", "woman", 3.0), ("king", "queen", 5.0), ("apple", "pear", 9.5), ("king", "man", 7.0), ("apple", "the", 1.0)]
 
 
-def test_evaluate_word_pairs_spearman_equals_scipy(tiny, tmp_path):
+def test_evaluate_word_pairs_spearman_equals_scipy(tiny, tmp_path, write_file):
     gensim_style = write_file(
         tmp_path / "ws.tsv",
         "# comment\n# Word 1\tWord 2\tHuman (mean)\n" + "".join(f"{a}\t{b}\t{s}\n" for a, b, s in PAIR_ROWS) + "unicorn\tking\t4\n",
@@ -319,7 +322,7 @@ def test_evaluate_word_pairs_spearman_equals_scipy(tiny, tmp_path):
     assert read_pairs(csv) == read_pairs(original) == [(a, b, float(s)) for a, b, s in PAIR_ROWS]
 
 
-def test_evaluate_analogies_accuracy_and_oov(tiny, tmp_path):
+def test_evaluate_analogies_accuracy_and_oov(tiny, tmp_path, write_file):
     questions = write_file(
         tmp_path / "questions.txt",
         ": royals\nman king woman queen\nMan King Woman Queen\nman woman king emperor\n: fruit\napple pear man woman\n",
@@ -341,7 +344,7 @@ def test_evaluate_analogies_accuracy_and_oov(tiny, tmp_path):
     assert "4 questions" in table.stdout and "100.0%" in table.stdout
 
 
-def test_evaluate_errors(tiny, tmp_path):
+def test_evaluate_errors(tiny, tmp_path, write_file):
     user_error(run("evaluate", tiny), "--wordsim", "--analogies")
     pairs = write_file(tmp_path / "pairs.tsv", "king\tqueen\t5\nking\tman\n")
     user_error(run("evaluate", tiny, "--wordsim", pairs), "pairs.tsv:2:", "expected word1, word2 and a score")
@@ -375,7 +378,7 @@ def test_the_shared_evaluation_files_parse(tiny):
 # ---------------------------------------------------------------------------- plot
 
 
-def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path):
+def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path, write_file):
     words = write_file(tmp_path / "words.txt", "# pairs\nalpha1\nbeta1\nalpha2\nbeta2\nALPHA3\nbeta3\nnot-a-word\nalpha1\n")
     output = tmp_path / "map.png"
     result = run("plot", planted, "--words", words, "--output", output)
@@ -398,7 +401,7 @@ def test_plot_top_words(planted, tmp_path):
     assert (tmp_path / "top.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_plot_errors(planted, tmp_path):
+def test_plot_errors(planted, tmp_path, write_file):
     few = write_file(tmp_path / "few.txt", "alpha1\nbeta1\nnope\n")
     user_error(run("plot", planted, "--words", few, "-o", tmp_path / "x.png"), "at least 5 words", "got 2")
     user_error(run("plot", planted, "-o", tmp_path / "no" / "x.png"), "x.png", "no such directory")
@@ -408,7 +411,7 @@ def test_plot_errors(planted, tmp_path):
 # ---------------------------------------------------------------------------- coverage
 
 
-def test_coverage_exact_lowercase_and_lookup_chain(tiny, tmp_path):
+def test_coverage_exact_lowercase_and_lookup_chain(tiny, tmp_path, write_file):
     data = write_file(tmp_path / "d.conll", "The O\nKING B-PER\nmet O\nthe O\n\nQueen B-PER\nin O\n1996 O\nmet O\n")
     result = run("coverage", tiny, data, "--format", "json")
     ok(result)
@@ -426,7 +429,7 @@ def test_coverage_exact_lowercase_and_lookup_chain(tiny, tmp_path):
     assert "in " not in table.stdout.split("without a vector")[1]
 
 
-def test_coverage_reads_classification_files_without_their_labels(tiny, tmp_path):
+def test_coverage_reads_classification_files_without_their_labels(tiny, tmp_path, write_file):
     data = write_file(tmp_path / "cls.tsv", "label\ttext\npos\tThe king\nneg\tthe pear , the apple\n")
     report = json.loads(run("coverage", tiny, data, "--format", "json").stdout)
     assert report["tokens"] == 7 and report["covered"]["chain"]["tokens"] == 6  # "," has no vector
@@ -434,7 +437,7 @@ def test_coverage_reads_classification_files_without_their_labels(tiny, tmp_path
     assert report["tokens"] == 11  # read as plain lines, the header and labels count too
 
 
-def test_coverage_errors(tiny, tmp_path):
+def test_coverage_errors(tiny, tmp_path, write_file):
     bad = write_file(tmp_path / "bad.conll", "a O\nb O X\n")
     user_error(run("coverage", tiny, bad), "bad.conll:2:", "expected 2 columns")
 
@@ -442,7 +445,7 @@ def test_coverage_errors(tiny, tmp_path):
 # ---------------------------------------------------------------------------- start-up
 
 
-def test_the_cli_imports_no_heavy_library():
+def test_the_cli_imports_no_heavy_library(repo_root):
     code = "import sys, seqtag.cli; print(sorted({'gensim', 'sklearn', 'matplotlib', 'torch'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo_root, check=True).stdout
     assert out.strip() == "[]"
