@@ -257,3 +257,123 @@ def test_table_from_cached_memory_mapped_vectors(tmp_path, write_file):
     np.testing.assert_array_equal(table.matrix[2], MATRIX[2])
     table.matrix[2, 0] = 99.0  # the table is the model's own copy
     np.testing.assert_array_equal(np.asarray(cached.matrix[2]), MATRIX[2])
+
+
+# ---------------------------------------------------------------------------- a word that appears twice
+
+# Real dumps repeat a token now and then. The second "paris" (and "the") lines must be ignored: a repeated
+# word keeps its first vector, as gensim does, and the loader never leaves a hole (None) in the words.
+REPEATED = (
+    "the 0.5 -1.0 2.0\n"
+    "paris 1.25 0.0 -0.5\n"
+    "berlin 3.0 1.5 0.25\n"
+    "paris 9.0 9.0 9.0\n"
+    "0000 -2.0 0.75 1.0\n"
+    "the 7.0 7.0 7.0\n"
+    "of 0.125 -0.25 4.0\n"
+)
+
+
+def repeated_file(folder, variant: str, write_file):
+    """The REPEATED vectors as word2vec text (header counting every line), GloVe text or word2vec binary."""
+    if variant == "word2vec":
+        return write_file(folder / "dup.vec", "7 3\n" + REPEATED)
+    if variant == "glove":
+        return write_file(folder / "dup.txt", REPEATED)
+    rows = [line.split() for line in REPEATED.splitlines()]
+    body = b"".join(w.encode() + b" " + np.array(v, dtype=np.float32).tobytes() + b"\n" for w, *v in rows)
+    return write_file(folder / "dup.bin", b"7 3\n" + body)
+
+
+def assert_distinct_words(words) -> None:
+    assert all(isinstance(w, str) and w for w in words), words
+    assert len(set(words)) == len(words), words
+
+
+@pytest.mark.parametrize("variant", ["word2vec", "glove", "binary"])
+@pytest.mark.parametrize("cache", [False, True])
+def test_a_repeated_word_keeps_its_first_vector(tmp_path, write_file, variant, cache):
+    path = repeated_file(tmp_path, variant, write_file)
+    vectors = load_vectors(path, cache=cache)
+    assert_loaded(vectors)  # exactly WORDS and MATRIX: first vectors, file order, no None row
+    assert_distinct_words(vectors.words)
+    assert vectors.index == {w: i for i, w in enumerate(WORDS)}
+    np.testing.assert_array_equal(np.asarray(vectors.matrix[vectors.index["paris"]]), MATRIX[1])
+    if cache:
+        assert_loaded(load_vectors(path))  # and the same again from the cache entry
+
+
+@pytest.mark.parametrize("variant", ["word2vec", "glove"])
+def test_the_embedding_table_of_repeated_words_has_no_holes(tmp_path, write_file, variant):
+    vectors = load_vectors(repeated_file(tmp_path, variant, write_file), cache=False)
+    counts = Counter({"Paris": 3, "the": 2, "Zorblax": 1})
+    table = build_embedding_table(counts, vectors, dim=50, keep_vectors=100, seed=1)
+    assert table.words == [PAD, UNK, "paris", "the", "Zorblax", "berlin", "0000", "of"]
+    assert_distinct_words(table.words)
+    assert table.matrix.shape == (len(table.words), 3)
+    np.testing.assert_array_equal(table.matrix[2], MATRIX[1])  # paris: the first vector
+    np.testing.assert_array_equal(table.matrix[3], MATRIX[0])  # the: the first vector
+    vocab = WordVocab(table.words, table.trainable)  # what the model file keeps
+    assert "\n".join(vocab.items).split("\n") == table.words
+
+
+@pytest.mark.parametrize("variant", ["word2vec", "glove"])
+def test_a_model_with_repeated_vector_words_trains_saves_and_loads(tmp_path, write_file, write_conll, variant):
+    """The reported crash: training went through every epoch, then Model.save failed on a None word."""
+    from seqtag import load_model
+    from seqtag.config import DataConfig, ModelConfig, TrainConfig
+    from seqtag.training.train import train_model
+
+    vectors = repeated_file(tmp_path, variant, write_file)
+    data = write_conll(tmp_path / "train.txt", [
+        [("Paris", "B-LOC"), ("of", "O"), ("the", "O"), ("1996", "O")],
+        [("Berlin", "B-LOC"), ("Zorblax", "B-PER")],
+        [("the", "O"), ("Paris", "B-LOC")],
+    ])
+    model_config = ModelConfig(hidden=4, char_encoder="none", dropout=0.0)
+    model, _ = train_model(data, None, vectors, DataConfig(), model_config, TrainConfig(epochs=1, batch_size=2, seed=1))
+    assert_distinct_words(model.words.items)
+    assert set(WORDS) <= set(model.words.items)
+    model.save(tmp_path / "m.seqtag")
+    loaded = load_model(tmp_path / "m.seqtag")
+    assert loaded.words.items == model.words.items and loaded.words.trainable == model.words.trainable
+    tokens = [["Paris", "of", "Berlin"], ["unseen", "the"]]
+    assert loaded.predict(tokens) == model.predict(tokens)
+
+
+def test_a_cache_entry_with_a_hole_or_a_repeated_word_is_rebuilt(tmp_path, write_file, cache_dir):
+    """Entries written before repeated words were handled hold a null word (and a zero row) at the end."""
+    path = write_file(tmp_path / "glove.txt", REPEATED)
+    assert_loaded(load_vectors(path))
+    [words_file] = cache_dir.glob("*.words.json")
+    [array_file] = cache_dir.glob("*.npy")
+    np.save(array_file, np.vstack([MATRIX, np.zeros((2, 3), dtype=np.float32)]))
+    for stale in (WORDS + [None, None], WORDS + ["the", "paris"]):
+        words_file.write_text(json.dumps(stale), encoding="utf-8")
+        assert_loaded(load_vectors(path))  # not the stale entry: read from the file again
+        assert json.loads(words_file.read_text(encoding="utf-8")) == WORDS  # and the entry is repaired
+        np.save(array_file, np.vstack([MATRIX, np.zeros((2, 3), dtype=np.float32)]))
+
+
+def test_hand_made_vectors_with_a_repeated_word_find_the_first_row():
+    vectors = Vectors(["the", "paris", "the"], MATRIX[:3].copy(), "test")
+    assert vectors.index == {"the": 0, "paris": 1}
+    assert vectors.find("The") == "the"
+
+
+@pytest.mark.parametrize("items, problem", [
+    ([PAD, UNK, "a", None], "vocabulary items must be strings: item 3 is None"),
+    ([PAD, UNK, "a", "a"], "vocabulary items must be unique"),
+    ([PAD, UNK, "two\nlines"], "vocabulary words cannot hold a newline: item 2 is 'two\\\\nlines'"),
+])
+def test_a_word_vocabulary_refuses_what_the_model_file_cannot_hold(items, problem):
+    with pytest.raises(ValueError, match=problem):
+        WordVocab(items)
+
+
+def test_other_vocabularies_refuse_non_strings_but_allow_newlines():
+    from seqtag.data.vocab import Vocab
+
+    with pytest.raises(ValueError, match="item 1 is 3"):
+        Vocab(["O", 3])
+    assert Vocab(["O", "B-X\nY"]).items == ["O", "B-X\nY"]  # labels are saved as a list

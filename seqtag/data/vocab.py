@@ -41,9 +41,18 @@ class Vocab:
 
     def __init__(self, items: Sequence[str]) -> None:
         self.items = list(items)
+        try:
+            joined = "\n".join(self.items)  # in C: a TypeError on anything that is not a str
+        except TypeError:
+            bad = next(i for i, item in enumerate(self.items) if not isinstance(item, str))
+            raise ValueError(f"vocabulary items must be strings: item {bad} is {self.items[bad]!r}") from None
+        self._check_joined(joined)
         self.index = {item: i for i, item in enumerate(self.items)}
         if len(self.index) != len(self.items):
             raise ValueError("vocabulary items must be unique")
+
+    def _check_joined(self, joined: str) -> None:
+        """More checks on the items, given as one newline-joined string."""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -66,6 +75,12 @@ class WordVocab(Vocab):
     def __init__(self, items: Sequence[str], trainable: int | None = None) -> None:
         super().__init__(items)
         self.trainable = len(self.items) if trainable is None else trainable
+
+    def _check_joined(self, joined: str) -> None:
+        # The model file stores the words as this newline-joined string (see Model.save).
+        if joined.count("\n") != max(len(self.items) - 1, 0):
+            newline = next(i for i, item in enumerate(self.items) if "\n" in item)
+            raise ValueError(f"vocabulary words cannot hold a newline: item {newline} is {self.items[newline]!r}")
 
     def lookup(self, token: str) -> int:
         index = self.index

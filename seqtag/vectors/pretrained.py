@@ -6,6 +6,10 @@ gensim's native ``KeyedVectors.save`` files (``.kv``). The first load of a file 
 ``<cache>/<key>.npy`` + ``<key>.words.json``; later loads memory-map the array (well under a second for
 GloVe 6B). The cache lives in ``$SEQTAG_CACHE_DIR`` or ``~/.cache/seqtag``; pass ``cache=False`` (CLI:
 ``--no-embedding-cache``) to skip it.
+
+A word that appears more than once in a file (common in real GloVe / fastText dumps) keeps its first
+vector, as gensim does; the later lines are skipped without a word. ``Vectors.words`` are always
+distinct strings, and a cache entry that is not (written by an older version) is rebuilt.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ _DEFLATE_RATIO = 1032  # the most bytes gzip can expand one compressed byte to
 
 @dataclass
 class Vectors:
-    """Rows of ``matrix`` are the vectors of ``words``, in file order (most frequent first)."""
+    """Rows of ``matrix`` are the vectors of ``words`` (distinct), in file order (most frequent first)."""
 
     words: list[str]
     matrix: np.ndarray  # shape: (len(words), dim), float32
@@ -44,7 +48,12 @@ class Vectors:
     @property
     def index(self) -> dict[str, int]:
         if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.words)}
+            index = {w: i for i, w in enumerate(self.words)}
+            if len(index) != len(self.words):  # a repeated word keeps its first row, as gensim does
+                index = {}
+                for i, w in enumerate(self.words):
+                    index.setdefault(w, i)
+            self._index = index
         return self._index
 
     def find(self, token: str) -> str | None:
@@ -157,18 +166,48 @@ def _read_with_gensim(path: Path) -> tuple[list[str], np.ndarray]:
         if isinstance(err, UnicodeDecodeError):
             raise InputError("not valid utf-8 text; is this a binary word2vec file (name it .bin)?", path) from None
         raise InputError(f"not a readable vector file ({err})", path) from None
-    if len(kv.index_to_key) == 0:
+    if len(kv.key_to_index) == 0:
         raise InputError("no vectors found", path)
     if kv.vector_size == 0:
         # e.g. a plain word list: every line is one word and no numbers
         raise InputError("the vectors have no values (a word list, not a vector file?)", path)
-    matrix = np.asarray(kv.vectors, dtype=np.float32)
+    words, matrix = _unique_rows(kv)
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():  # would turn the first training loss into NaN
         problem = _text_problem(path, header) if text else None
-        word = kv.index_to_key[int(np.argmin(finite))]
+        word = words[int(np.argmin(finite))]
         raise InputError(f"the vector of {word!r} holds NaN or infinite values", path, problem[1] if problem else None)
-    return list(kv.index_to_key), matrix
+    return words, matrix
+
+
+def _unique_rows(kv) -> tuple[list[str], np.ndarray]:
+    """The words gensim kept, in file order, and their rows.
+
+    A word that appears twice in a word2vec / GloVe file keeps its first vector (gensim skips the later
+    lines). gensim 4 sizes ``index_to_key`` and the matrix by the line count before reading, and does
+    not shrink them again, so each skipped line leaves a ``None`` key with a zero row at the end: those
+    are dropped here. ``key_to_index`` is the truth about which row belongs to which word.
+    """
+    keys, count = kv.index_to_key, len(kv.key_to_index)
+    words = list(keys[:count])
+    if None not in words and all(key is None for key in keys[count:]):  # gensim's layout: the holes at the end
+        return words, np.asarray(kv.vectors[:count], dtype=np.float32)
+    pairs = sorted(kv.key_to_index.items(), key=lambda pair: pair[1])
+    rows = np.fromiter((row for _, row in pairs), dtype=np.int64, count=len(pairs))
+    return [word for word, _ in pairs], np.asarray(kv.vectors[rows], dtype=np.float32)
+
+
+def _word_index(words: list) -> dict[str, int] | None:
+    """``{word: row}`` when ``words`` are distinct strings, else None (e.g. a cache entry written
+    before duplicate words were dropped, which holds ``null``)."""
+    if not isinstance(words, list):
+        return None
+    try:
+        "\n".join(words)  # TypeError on anything that is not a str, in C
+    except TypeError:
+        return None
+    index = {word: i for i, word in enumerate(words)}
+    return index if len(index) == len(words) else None
 
 
 def load_vectors(path: str | Path, cache: bool = True, cache_dir: Path | None = None) -> Vectors:
@@ -186,8 +225,9 @@ def load_vectors(path: str | Path, cache: bool = True, cache_dir: Path | None = 
         try:
             matrix = np.load(array_file, mmap_mode="r", allow_pickle=False)
             words = json.loads(words_file.read_text(encoding="utf-8"))
-            if len(words) == matrix.shape[0]:
-                return Vectors(words, matrix, str(path))
+            index = _word_index(words)
+            if index is not None and len(words) == matrix.shape[0]:
+                return Vectors(words, matrix, str(path), index)
         except (OSError, ValueError):
             pass  # a damaged cache entry is rebuilt below
     words, matrix = _read_with_gensim(path)
