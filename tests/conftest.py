@@ -76,6 +76,31 @@ def _sample_slice(split: str, limit: int, dest: Path, skip: int = 0) -> Path:
     return _write_conll(dest, _conll_sentences(NER / f"{split}.txt", limit, skip))
 
 
+def _check_png(path: Path):
+    """Assert that ``path`` is a PNG that decodes to a picture with something drawn on it; its pixels
+    (height x width x channels, floats in [0, 1]).
+
+    A blank picture (one colour all over, e.g. an empty white figure) fails, however large the file:
+    at least 16 distinct colours, a pixel standard deviation of 0.02 and 0.5% of the pixels off the
+    most common colour are required (seqtag's smallest plot, a t-SNE map of 10 words, has 262
+    colours, 0.08 and 1.8%).
+    """
+    import matplotlib.image
+    import numpy as np
+
+    data = Path(path).read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), f"{path}: not a PNG file"
+    pixels = np.asarray(matplotlib.image.imread(path))
+    assert pixels.ndim == 3 and pixels.shape[0] >= 50 and pixels.shape[1] >= 50, f"{path}: {pixels.shape} pixels"
+    flat = pixels.reshape(-1, pixels.shape[2])
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    std = float(flat.std())
+    drawn = 1.0 - counts.max() / len(flat)
+    assert len(colours) >= 16 and std >= 0.02 and drawn >= 0.005, (
+        f"{path}: a blank picture ({len(colours)} colour(s), pixel std {std:.4f}, {drawn:.2%} drawn)")
+    return pixels
+
+
 # ---------------------------------------------------------------------------- brute-force CRF oracle
 
 CRF_LENGTHS = [5, 3, 1, 4]  # the sequence lengths of a make_case batch
@@ -249,6 +274,12 @@ def one_error_line() -> Callable[..., None]:
 def sample_slice() -> Callable[..., Path]:
     """``sample_slice(split, limit, dest, skip=0)``: sentences of sample_data/ner/<split>.txt in ``dest``."""
     return _sample_slice
+
+
+@pytest.fixture(scope="session")
+def check_png() -> Callable:
+    """``check_png(path)``: asserts a PNG that is not blank (see ``_check_png``); returns its pixels."""
+    return _check_png
 
 
 @pytest.fixture(scope="session")

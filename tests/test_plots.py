@@ -21,13 +21,57 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def assert_png(path) -> None:
+@pytest.fixture
+def assert_png(check_png):
+    """``assert_png(path)``: a PNG that decodes to a picture that is not blank (conftest's check_png),
+    written atomically (no temporary file left next to it)."""
+
+    def assert_png(path) -> None:
+        data = path.read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 2000, len(data)
+        check_png(path)
+        assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no temporary left behind
+
+    return assert_png
+
+
+def blank_png(path, colour: str = "white", **savefig) -> None:
+    """An empty figure of one colour, axes off: a valid PNG of 640 x 480 pixels with nothing drawn."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.8), dpi=100, facecolor=colour)
+    figure.add_subplot().axis("off")
+    figure.savefig(path, facecolor=colour, **savefig)
+
+
+@pytest.mark.parametrize("colour", ["white", "#3070b0"])
+def test_the_png_check_rejects_a_blank_picture(tmp_path, assert_png, check_png, colour):
+    path = tmp_path / "blank.png"
+    blank_png(path, colour, pil_kwargs={"compress_level": 0})  # uncompressed: size alone does not give it away
     data = path.read_bytes()
-    assert data.startswith(PNG_SIGNATURE) and len(data) > 2000, len(data)
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no temporary left behind
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 100_000  # what the old check looked at: it passed
+    with pytest.raises(AssertionError, match="a blank picture"):
+        check_png(path)
+    with pytest.raises(AssertionError, match="a blank picture"):
+        assert_png(path)
 
 
-def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path, sample_slice):
+def test_the_png_check_accepts_a_picture_with_something_drawn(tmp_path, check_png):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    figure.add_subplot().plot([1, 3, 2, 4], label="loss")
+    figure.savefig(tmp_path / "line.png")
+    assert check_png(tmp_path / "line.png").shape[:2] == (480, 640)
+
+
+def test_the_png_check_rejects_what_is_not_a_png(tmp_path, check_png):
+    (tmp_path / "fake.png").write_bytes(b"GIF89a" + bytes(5000))
+    with pytest.raises(AssertionError, match="not a PNG"):
+        check_png(tmp_path / "fake.png")
+
+
+def test_plot_history_of_a_model_and_of_a_checkpoint_directory(trained, tmp_path, sample_slice, assert_png):
     out = tmp_path / "curves.png"
     result = run("plot", "history", trained.model, "--output", out)
     assert result.exit_code == 0, result.output
@@ -57,7 +101,7 @@ def test_plot_history_errors(trained, tmp_path, one_error_line, write_file, rand
     assert not (tmp_path / "c.png").exists()
 
 
-def test_evaluate_plot_tagger(trained, tmp_path, one_error_line, write_conll):
+def test_evaluate_plot_tagger(trained, tmp_path, one_error_line, write_conll, assert_png):
     out = tmp_path / "types.png"
     result = run("evaluate", trained.model, trained.test, "--plot", out, "--format", "json")
     assert result.exit_code == 0, result.output
@@ -69,7 +113,7 @@ def test_evaluate_plot_tagger(trained, tmp_path, one_error_line, write_conll):
     one_error_line(run("evaluate", trained.model, trained.test, "--plot", tmp_path / "c.svg"), "c.svg", ".png")
 
 
-def test_evaluate_plot_classifier(tmp_path, write_file):
+def test_evaluate_plot_classifier(tmp_path, write_file, assert_png):
     from seqtag.tasks.classification import Classifier, build_net
 
     words = WordVocab(["<pad>", "<unk>", "good", "bad", "film"])
@@ -92,7 +136,7 @@ def test_matplotlib_is_imported_only_for_pictures(repo_root):
 
 
 @pytest.mark.parametrize("epochs", [1, 3])
-def test_history_png_with_and_without_dev_scores(tmp_path, epochs):
+def test_history_png_with_and_without_dev_scores(tmp_path, epochs, assert_png):
     from seqtag.evaluation.plots import history_png
 
     history = [{"epoch": e, "loss": 1.0 / e, "dev": {}, "seconds": 1.0, "lr": 0.01, "best": True} for e in range(1, epochs + 1)]

@@ -378,7 +378,7 @@ def test_the_shared_evaluation_files_parse(tiny):
 # ---------------------------------------------------------------------------- plot
 
 
-def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path, write_file):
+def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path, write_file, check_png):
     words = write_file(tmp_path / "words.txt", "# pairs\nalpha1\nbeta1\nalpha2\nbeta2\nALPHA3\nbeta3\nnot-a-word\nalpha1\n")
     output = tmp_path / "map.png"
     result = run("plot", planted, "--words", words, "--output", output)
@@ -387,10 +387,11 @@ def test_plot_writes_a_png_of_the_chosen_words(planted, tmp_path, write_file):
     assert "wrote" in result.stderr and "6 words" in result.stderr and "not-a-word" in result.stderr
     data = output.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    check_png(output)  # decodes to a picture with something drawn on it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png", "words.txt"]
 
 
-def test_plot_top_words(planted, tmp_path):
+def test_plot_top_words(planted, tmp_path, check_png):
     from gensim.models import KeyedVectors
 
     from seqtag.vectors.plot import tsne_plot
@@ -399,6 +400,7 @@ def test_plot_top_words(planted, tmp_path):
     assert [w for w, _, _ in result["words"]] == KeyedVectors.load(str(planted)).index_to_key[:10]
     assert result["perplexity"] == pytest.approx(3) and result["missing"] == []
     assert (tmp_path / "top.png").read_bytes()[:4] == b"\x89PNG"
+    check_png(tmp_path / "top.png")
 
 
 def test_plot_errors(planted, tmp_path, write_file):
