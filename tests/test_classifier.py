@@ -165,6 +165,6 @@ def test_cli_classifier_errors(tmp_path):
     assert runner.invoke(app, ["train", "--train", str(train), "--output", str(model), "--epochs", "1",
                                "--hidden", "8", "--char-encoder", "none"]).exit_code == 0
     wrong = runner.invoke(app, ["predict", str(model), str(train), "--input-format", "conll"])
-    assert wrong.exit_code == 2 and "is for taggers" in wrong.stderr
+    assert wrong.exit_code == 2 and "--input-format conll is tagging data, but this model is a classifier" in wrong.stderr
     unknown = runner.invoke(app, ["evaluate", str(model), str(dev)])
     assert unknown.exit_code == 2 and f"{dev}:3:" in unknown.stderr and "Traceback" not in unknown.output

@@ -197,7 +197,7 @@ def test_normalised_syntok_tokens_fall_back_to_the_source_slice(monkeypatch):
             return [[[FakeToken("Hello", 0), FakeToken("worldwide", 6), FakeToken("!", 12)]]]
         return [[[FakeToken("naive", 0), FakeToken("thing", 10)]]]
 
-    monkeypatch.setattr(rawtext.segmenter, "analyze", fake_analyze)
+    monkeypatch.setattr("seqtag.data.tokenize.segmenter.analyze", fake_analyze)
     first, second = read_raw(io.StringIO("Hello world !\nnaïve-ish thing\n"))
     assert first.tokens == ["Hello", "world", "!"]  # cut at the whitespace, not len("worldwide")
     assert second.tokens == ["naïve-ish", "thing"]  # up to the whitespace before the next token

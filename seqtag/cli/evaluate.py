@@ -44,7 +44,7 @@ def evaluate(
     import dataclasses
 
     from seqtag.config import DataConfig, check_value
-    from seqtag.evaluation.evaluate import Tagged, confusion, error_report, predict_labelled, read_predictions, score
+    from seqtag.evaluation.evaluate import evaluate as evaluate_model, read_predictions
 
     overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
                      conllu_field=conllu_field, encoding=encoding, label_column=label_column,
@@ -66,7 +66,8 @@ def evaluate(
         else:
             from seqtag.formats.registry import detect_task
 
-            task, base = detect_task(Path(gold)), DataConfig()
+            base = dataclasses.replace(DataConfig(), **overrides)
+            task = detect_task(Path(gold), base.encoding, base.input_format)
         from seqtag.evaluation.evaluate import compare_systems
 
         result = compare_systems(gold, *compare, task, dataclasses.replace(base, **overrides), pred_column,
@@ -84,24 +85,18 @@ def evaluate(
         if model is not None:
             fail("give either MODEL DATA or --predictions FILE, not both")
         outcome = read_predictions(predictions, gold_column, pred_column, scheme.value, mode.value, encoding or "utf-8")
+        report = outcome.scores(mode.value)
+        if errors:
+            report["errors"] = outcome.errors()
     else:
         if model is None or data is None:
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
-        from seqtag.tasks import load_model
-        from seqtag.training.devices import resolve_device
-
-        loaded = load_model(model).to(resolve_device(device))
-        outcome = predict_labelled(loaded, data, dataclasses.replace(loaded.data_config, **overrides))
-    report = score(outcome, mode.value)
-    if errors:
-        report["errors"] = error_report(outcome)
+        result = evaluate_model(model, data, mode=mode.value, errors=errors, device=device, **overrides)
+        outcome, report = result.outcome, result.report
     if plot is not None:
         from seqtag.evaluation.plots import confusion_png
 
-        labels, matrix = confusion(outcome)
-        what = "classes"
-        if isinstance(outcome, Tagged):
-            what = "tags" if outcome.scheme == "plain" else "entity types, per token"
+        labels, matrix, what = outcome.confusion()
         confusion_png(labels, matrix, plot, f"{report['data']}: {what}")
         err.print(f"wrote {plot}", markup=False)
     if output_format is OutputFormat.json:

@@ -2,6 +2,7 @@
 comparing two systems' prediction files on the same gold data."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -25,6 +26,23 @@ class Tagged:
     lines: list[int]  # where each sentence starts
     scheme: str
 
+    def scores(self, mode: str = "default") -> dict:
+        """seqeval's scores as a plain dict, with the data's name and the headline ``score`` (micro F1, or
+        accuracy for plain tags)."""
+        return {**tagging_report(self.gold, self.pred, self.scheme, mode), "data": self.name}
+
+    def errors(self) -> dict:
+        """The ``--errors`` report: spans missed, spurious, of the wrong type or boundary, by type."""
+        from seqtag.evaluation.errors import span_errors
+
+        return span_errors(self.tokens, self.gold, self.pred, self.scheme, self.lines)
+
+    def confusion(self) -> tuple[list[str], list[list[int]], str]:
+        """``(labels, matrix, what)``, rows gold and columns predicted: entity types per token (the tags
+        themselves for plain tags)."""
+        labels, matrix = type_confusion(self.gold, self.pred, self.scheme)
+        return labels, matrix, "tags" if self.scheme == "plain" else "entity types, per token"
+
 
 @dataclass
 class Classified:
@@ -36,6 +54,21 @@ class Classified:
     pred: list[str]
     lines: list[int]
     labels: list[str]  # every label the model knows, in its order
+
+    def scores(self, mode: str = "default") -> dict:
+        """scikit-learn's scores as a plain dict, with the data's name and the headline ``score`` (accuracy)."""
+        report = classification_report(self.gold, self.pred, self.labels)
+        return {**report, "score": report["accuracy"], "data": self.name}
+
+    def errors(self) -> dict:
+        from seqtag.evaluation.errors import label_errors
+
+        return label_errors(self.texts, self.gold, self.pred, self.lines)
+
+    def confusion(self) -> tuple[list[str], list[list[int]], str]:
+        from sklearn.metrics import confusion_matrix
+
+        return self.labels, confusion_matrix(self.gold, self.pred, labels=self.labels).tolist(), "classes"
 
 
 Outcome = Union[Tagged, Classified]
@@ -49,46 +82,40 @@ def _name(source: Source) -> str:
     return "<stdin>" if str(source) == "-" else str(source)
 
 
-def score(outcome: Outcome, mode: str = "default") -> dict:
-    """seqeval / scikit-learn scores of an outcome as a plain dict, with the data's name."""
-    if isinstance(outcome, Classified):
-        report = classification_report(outcome.gold, outcome.pred, outcome.labels)
-    else:
-        report = tagging_report(outcome.gold, outcome.pred, outcome.scheme, mode)
-    report["data"] = outcome.name
-    return report
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` gives back: the scores (``report``, the dict ``seqtag evaluate --format json``
+    prints) and the predictions beside the gold labels (``outcome``)."""
+
+    report: dict
+    outcome: Outcome
+
+    @property
+    def score(self) -> float:
+        """The headline score: micro F1 for entities, else accuracy."""
+        return self.report["score"]
 
 
-def error_report(outcome: Outcome) -> dict:
-    """The ``--errors`` report: what went wrong, grouped by kind and type, most frequent first."""
-    from seqtag.evaluation.errors import label_errors, span_errors
+def evaluate(model: Any, data: Source, *, mode: str = "default", errors: bool = False, device: str = "cpu",
+             **overrides: Any) -> Evaluation:
+    """Predict labelled ``data`` with ``model`` (a loaded model or a model file) and score it as
+    ``seqtag evaluate`` does. ``overrides`` change how the data is read (``input_format``, ``token_column``,
+    ``tag_column``, ``label_column`` …; by default as the training data was); ``errors`` adds the error report."""
+    import dataclasses
 
-    if isinstance(outcome, Classified):
-        return label_errors(outcome.texts, outcome.gold, outcome.pred, outcome.lines)
-    return span_errors(outcome.tokens, outcome.gold, outcome.pred, outcome.scheme, outcome.lines)
+    from seqtag.config import check_value
 
+    if isinstance(model, (str, os.PathLike)):
+        from seqtag.tasks import load
+        from seqtag.training.devices import resolve_device
 
-def confusion(outcome: Outcome) -> tuple[list[str], list[list[int]]]:
-    """``(labels, matrix)``, rows gold and columns predicted: the classes of a classifier, or the entity
-    types (token level; the tags themselves for plain tags) of a tagger."""
-    if isinstance(outcome, Classified):
-        from sklearn.metrics import confusion_matrix
-
-        return outcome.labels, confusion_matrix(outcome.gold, outcome.pred, labels=outcome.labels).tolist()
-    return type_confusion(outcome.gold, outcome.pred, outcome.scheme)
-
-
-def predict_labelled(model: Any, source: Source, data_config: DataConfig) -> Outcome:
-    """Predict labelled data read with ``data_config`` with a tagger or classifier, beside its gold labels."""
-    column_formats = ("conll", "conllu")
-    fmt = data_config.input_format
-    if model.task == "classify" and fmt in column_formats:
-        raise InputError(f"--input-format {fmt} is for taggers; this model is a classifier")
-    if model.task == "tag" and fmt not in column_formats + ("auto",):
-        raise InputError(f"--input-format {fmt} is for classifiers; this model is a tagger")
-    if model.task == "classify":
-        return classify_labelled(model, source, data_config)
-    return tag_labelled(model, source, data_config)
+        model = load(model).to(resolve_device(device))
+    settings = {key: check_value(key, value, key) for key, value in overrides.items()}
+    outcome = model.outcome(data, dataclasses.replace(model.data_config, **settings))
+    report = outcome.scores(mode)
+    if errors:
+        report["errors"] = outcome.errors()
+    return Evaluation(report, outcome)
 
 
 def classify_labelled(classifier: Any, source: Source, data_config: DataConfig) -> Classified:
@@ -207,41 +234,56 @@ def compare_systems(
     """Is system B better than system A on this gold data? Paired bootstrap and approximate randomisation
     over sentences (micro F1, or accuracy for plain tags) or over texts (accuracy and macro F1).
 
-    Taggers' outputs are column files whose ``pred_column`` holds the predictions (``seqtag predict
-    --input-format conll`` output), with the gold data's sentences and tokens; classifiers' outputs hold one
-    label per line (``seqtag predict`` output), a line per gold example.
+    Taggers' outputs are column files whose ``pred_column`` holds the predictions (``seqtag predict`` output
+    for a CoNLL file), with the gold data's sentences and tokens; classifiers' outputs hold one label per
+    line (``seqtag predict`` output), a line per gold example. The task decides which (its
+    ``compare_predictions``).
     """
-    from seqtag.evaluation.metrics import example_counts, sentence_counts
+    from seqtag.tasks import task_class
+
+    unit, items, metrics = task_class(task).compare_predictions(
+        gold_source, (system_a, system_b), data_config, pred_column=pred_column, scheme=scheme, mode=mode,
+        samples=samples, seed=seed,
+    )
+    return {
+        "task": task, "data": _name(gold_source), "a": _name(system_a), "b": _name(system_b), "unit": unit,
+        "items": items, "samples": samples, "seed": seed, "metrics": metrics,
+    }
+
+
+def compare_labels(gold_source: Source, systems: tuple[str, str], data_config: DataConfig, samples: int,
+                   seed: int, **_: Any) -> tuple[str, int, dict]:
+    """Two classifiers' label files against gold: ``("examples", count, metrics)``, accuracy and macro F1."""
+    from seqtag.evaluation.metrics import example_counts
+    from seqtag.evaluation.significance import compare
+    from seqtag.tasks.classification import read_data
+
+    gold_name = _name(gold_source)
+    gold_labels = [e.label for e in read_data(gold_source, data_config)]
+    a, b = (_read_labels(path, len(gold_labels), gold_name, data_config.encoding) for path in systems)
+    labels = sorted(set(gold_labels) | set(a) | set(b))
+    counts_a, counts_b = example_counts(gold_labels, a, labels), example_counts(gold_labels, b, labels)
+    metrics = {name: compare(counts_a[name], counts_b[name], name, samples, seed) for name in ("accuracy", "macro_f1")}
+    return "examples", len(gold_labels), metrics
+
+
+def compare_tags(gold_source: Source, systems: tuple[str, str], data_config: DataConfig, pred_column: int,
+                 scheme: str, mode: str, samples: int, seed: int) -> tuple[str, int, dict]:
+    """Two taggers' column files against gold: ``("sentences", count, metrics)``, micro F1 (or accuracy)."""
+    from seqtag.evaluation.metrics import sentence_counts
     from seqtag.evaluation.significance import compare
 
     gold_name = _name(gold_source)
-    if task == "classify":
-        from seqtag.tasks.classification import read_data
-
-        gold_labels = [e.label for e in read_data(gold_source, data_config)]
-        a, b = (_read_labels(path, len(gold_labels), gold_name, data_config.encoding) for path in (system_a, system_b))
-        labels = sorted(set(gold_labels) | set(a) | set(b))
-        counts_a, counts_b = example_counts(gold_labels, a, labels), example_counts(gold_labels, b, labels)
-        metrics = {name: compare(counts_a[name], counts_b[name], name, samples, seed) for name in ("accuracy", "macro_f1")}
-        unit, items = "examples", len(gold_labels)
-    else:
-        sentences = list(read_sentences(gold_source, data_config, with_tags=True))
-        gold = [s.tags or [] for s in sentences]
-        systems = [
-            _read_system_tags(path, sentences, gold_name, pred_column, data_config.encoding) for path in (system_a, system_b)
-        ]
-        scheme = _scoring_scheme(scheme, mode, gold + systems[0][1] + systems[1][1], gold_name)
-        _check_scheme(scheme, gold_name, [s.line for s in sentences], [[(t,) for t in tags] for tags in gold])
-        for path, (lines, tags) in zip((system_a, system_b), systems):
-            _check_scheme(scheme, _name(path), lines, [[(t,) for t in row] for row in tags])
-        counts_a, counts_b = (sentence_counts(gold, tags, scheme, mode) for _, tags in systems)
-        name = "accuracy" if scheme == "plain" else "f1"
-        metrics = {name: compare(counts_a, counts_b, name, samples, seed)}
-        unit, items = "sentences", len(sentences)
-    return {
-        "task": task, "data": gold_name, "a": _name(system_a), "b": _name(system_b), "unit": unit, "items": items,
-        "samples": samples, "seed": seed, "metrics": metrics,
-    }
+    sentences = list(read_sentences(gold_source, data_config, with_tags=True))
+    gold = [s.tags or [] for s in sentences]
+    read = [_read_system_tags(path, sentences, gold_name, pred_column, data_config.encoding) for path in systems]
+    scheme = _scoring_scheme(scheme, mode, gold + read[0][1] + read[1][1], gold_name)
+    _check_scheme(scheme, gold_name, [s.line for s in sentences], [[(t,) for t in tags] for tags in gold])
+    for path, (lines, tags) in zip(systems, read):
+        _check_scheme(scheme, _name(path), lines, [[(t,) for t in row] for row in tags])
+    counts_a, counts_b = (sentence_counts(gold, tags, scheme, mode) for _, tags in read)
+    name = "accuracy" if scheme == "plain" else "f1"
+    return "sentences", len(sentences), {name: compare(counts_a, counts_b, name, samples, seed)}
 
 
 def _read_system_tags(

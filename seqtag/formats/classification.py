@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtag.formats.columns import Source, decode_error, open_lines
-from seqtag.formats.text import _segment
+from seqtag.data.tokenize import tokenize as syntok_tokens
 from seqtag.errors import InputError
 
 FORMATS = ("auto", "tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl", "text")
@@ -120,7 +120,7 @@ def read_examples(
             found = type(found)("tsv", CLASSIFY, "")  # columns picked by name: the first line is a header
         format = "text" if found.task is None else found.name
 
-    tokenize = str.split if tokenized else _syntok_tokens
+    tokenize = str.split if tokenized else syntok_tokens
     if max_tokens is not None:
         whole = tokenize
 
@@ -157,10 +157,6 @@ def _checked(lines: Iterator[str], name: str, encoding: str) -> Iterator[str]:
             raise decode_error(name, lineno + 1, encoding) from None
         lineno += 1
         yield line
-
-
-def _syntok_tokens(text: str) -> list[str]:
-    return [text[start:end] for sentence in _segment(text) for start, end in sentence]
 
 
 def _example(options: _Options, text: str, label: str | None, line: int, name: str) -> Example:

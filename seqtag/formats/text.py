@@ -20,9 +20,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Union
 
-from syntok import segmenter
-
 from seqtag.data.sentence import Sentence
+from seqtag.data.tokenize import sentence_spans
 from seqtag.errors import InputError
 
 Source = Union[str, os.PathLike, IO[str], IO[bytes]]
@@ -41,7 +40,7 @@ def read_raw(
     """
     numbered = _read_lines(source, encoding)
     for lineno, text in numbered if lines is None else _lines_in(numbered, lines):
-        sentences = _segment(text)
+        sentences = sentence_spans(text)
         if not split_sentences:
             sentences = [[tok for sent in sentences for tok in sent]]
         sentences = [s for s in sentences if s]
@@ -79,28 +78,6 @@ def _lines_in(numbered: Iterator[tuple[int, str]], lines: range) -> Iterator[tup
             yield lineno, text
         if lineno >= lines.stop - 1:
             return
-
-
-def _segment(text: str) -> list[list[tuple[int, int]]]:
-    """Split one line into sentences of (start, end) token spans, using syntok's offset-preserving mode."""
-    sentences = [list(sentence) for paragraph in segmenter.analyze(text) for sentence in paragraph]
-    starts = [token.offset for sentence in sentences for token in sentence] + [len(text)]
-    result = []
-    i = 0
-    for sentence in sentences:
-        spans = []
-        for token in sentence:
-            start, end = token.offset, token.offset + len(token.value)
-            if text[start:end] != token.value:
-                # syntok may normalise a token, changing its length: take the source text up to the next
-                # token or the first whitespace instead, so text[start:end] is still the token.
-                piece = text[start:starts[i + 1]]
-                end = start + next((k for k, ch in enumerate(piece) if ch.isspace()), len(piece))
-            if end > start:
-                spans.append((start, end))
-            i += 1
-        result.append(spans)
-    return result
 
 
 def _read_lines(source: Source, encoding: str) -> Iterator[tuple[int, str]]:

@@ -112,9 +112,9 @@ def shard_examples(read: Callable[..., Iterable[Any]], source: str, line_format:
     format and encoding bound); it runs with whitespace tokenization and no truncation, which are cheap, and
     only the examples kept are then tokenized as the model's reader would have: ``tokens`` is always the
     reader's tokenizer applied to ``Example.text``, truncated to ``max_tokens``."""
-    from seqtag.formats.classification import _syntok_tokens
+    from seqtag.data.tokenize import tokenize as syntok_tokens
 
-    tokenize = str.split if tokenized else _syntok_tokens
+    tokenize = str.split if tokenized else syntok_tokens
     limit = max_tokens or None
     for example in select(read(source, tokenized=True, max_tokens=0), lines, line_format):
         example.tokens = tokenize(example.text)[:limit] if example.text else []

@@ -35,6 +35,31 @@ class TrainingData:
     meta: dict[str, Any] = field(default_factory=dict)  # what the model file records about the data
 
 
+def check_token_lists(token_lists: Any) -> None:
+    """A TypeError saying what to pass when ``token_lists`` is a string, or holds strings, instead of
+    token lists (``model.predict("some text")`` would otherwise tag every character)."""
+    advice = "to predict raw text, call the model on it: model(text), or model.pipe(texts)"
+    if isinstance(token_lists, str):
+        raise TypeError(f"expected a list of token lists such as [['John', 'lives', 'in', 'Berlin']], got a str; {advice}")
+    for i, tokens in enumerate(token_lists):
+        if isinstance(tokens, str):
+            raise TypeError(f"expected a list of token lists, but item {i} is a str ({tokens[:40]!r}); {advice}")
+
+
+def as_text(item: Any) -> tuple[str, list[tuple[int, int]] | None]:
+    """``(text, token offsets)`` of an API input: raw text (offsets None: to be tokenized) or a list of
+    tokens, joined by spaces (so offsets point into that text)."""
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, (list, tuple)) and all(isinstance(token, str) for token in item):
+        offsets, at = [], 0
+        for token in item:
+            offsets.append((at, at + len(token)))
+            at += len(token) + 1
+        return " ".join(item), offsets
+    raise TypeError(f"expected a text (str) or a list of tokens (list of str), got {type(item).__name__}")
+
+
 def word_list(stored: str | list[str]) -> list[str]:
     """The word vocabulary as saved: a newline-joined string (or a plain list)."""
     return stored.split("\n") if isinstance(stored, str) else list(stored)

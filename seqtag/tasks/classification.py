@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ import torch
 
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.batching import Batch
+from seqtag.data.records import Classification
 from seqtag.data.vocab import Vocab, WordVocab
 from seqtag.errors import InputError
 from seqtag.formats.classification import Example, read_examples
 from seqtag.models.classifier import ClassifierNet
-from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData
+from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 class Classifier(Model):
@@ -28,8 +30,29 @@ class Classifier(Model):
 
     task = "classify"
 
+    def __call__(self, text: str | Sequence[str]) -> Classification:
+        """Classify one text (tokenized as the training data was) or one list of tokens."""
+        return next(self.pipe([text]))
+
+    def pipe(self, texts: Iterable[str | Sequence[str]], batch_size: int = PREDICT_BATCH, chunk: int = 1024) -> Iterator[Classification]:
+        """A :class:`~seqtag.data.records.Classification` per text (or token list), in order. An empty text
+        gets the label "" and no probabilities."""
+        from seqtag.data.tokenize import tokenize
+
+        split = str.split if self.data_config.tokenized else tokenize
+        limit = self.data_config.max_tokens or None
+        iterator = iter(texts)
+        while block := list(islice(iterator, chunk)):
+            pairs = [as_text(item) for item in block]
+            token_lists = [(split(text) if offsets is None else list(item))[:limit] for (text, offsets), item in zip(pairs, block)]
+            for (text, _), probs in zip(pairs, self.probabilities(token_lists, batch_size)):
+                ranked = sorted(zip(self.labels.items, probs), key=lambda pair: -pair[1])
+                label, p = ranked[0] if ranked else ("", 0.0)
+                yield Classification(text, label, p, dict(ranked))
+
     def probabilities(self, texts: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[list[float]]:
         """Class probabilities (in ``self.labels.items`` order) per token list; [] for an empty list."""
+        check_token_lists(texts)
         order = sorted((i for i, t in enumerate(texts) if t), key=lambda i: len(texts[i]))
         out: list[list[float]] = [[] for _ in texts]
         with torch.inference_mode():
@@ -78,6 +101,19 @@ class Classifier(Model):
 
         report = classification_report(list(gold), list(predicted), self.labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
+
+    def outcome(self, source: Any, data_config: DataConfig) -> Any:
+        """Classify labelled data; the predictions beside the gold labels (:class:`~seqtag.evaluation.evaluate.Classified`)."""
+        from seqtag.evaluation.evaluate import classify_labelled
+
+        return classify_labelled(self, source, data_config)
+
+    @classmethod
+    def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:
+        """Significance of two classifiers' label files against ``gold`` (:func:`~seqtag.evaluation.evaluate.compare_labels`)."""
+        from seqtag.evaluation.evaluate import compare_labels
+
+        return compare_labels(gold, systems, data_config, **options)
 
     def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
                          lines: range | None = None) -> Any:

@@ -6,7 +6,8 @@
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.batching import Batch
+from seqtag.data.records import Doc, Span
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
 from seqtag.data.sentence import Sentence
 from seqtag.data.vocab import Vocab, WordVocab
@@ -22,7 +24,7 @@ from seqtag.errors import InputError
 from seqtag.formats.registry import read_sentences
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
-from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData
+from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 @dataclass
@@ -46,8 +48,48 @@ class Tagger(Model):
         self.data_scheme = data_scheme  # scheme of the training files; predictions are written in it
         self.model_scheme = "plain" if data_scheme == "plain" else self.model_config.train_scheme
 
+    def __call__(self, text: str | Sequence[str], confidence: bool = False) -> Doc:
+        """Tag one text (tokenized by syntok and split into sentences) or one list of tokens.
+        ``confidence``: each span's probability and each token's (``Doc.tag_probs``)."""
+        return next(self.pipe([text], confidence=confidence))
+
+    def pipe(self, texts: Iterable[str | Sequence[str]], batch_size: int = PREDICT_BATCH, confidence: bool = False,
+             chunk: int = 1024) -> Iterator[Doc]:
+        """A :class:`~seqtag.data.records.Doc` per text (or token list), in order, ``chunk`` texts at a time."""
+        iterator = iter(texts)
+        while block := list(islice(iterator, chunk)):
+            split = [_sentences(item) for item in block]
+            sentences = [tokens for _, pieces in split for tokens, _ in pieces]
+            if confidence:
+                details = self.predict_details(sentences, batch_size, confidence=True)
+            else:
+                details = [TagDetails(tags) for tags in self.predict(sentences, batch_size)]
+            at = 0
+            for text, pieces in split:
+                yield self._doc(text, pieces, details[at : at + len(pieces)])
+                at += len(pieces)
+
+    def _doc(self, text: str, pieces: list[tuple[list[str], list[tuple[int, int]]]], details: list[TagDetails]) -> Doc:
+        tokens, offsets, tags, found, sentences = [], [], [], [], []
+        probs: list[float] | None = [] if all(d.token_probs is not None for d in details) else None
+        for (words, places), detail in zip(pieces, details):
+            base = len(tokens)
+            sentences.append((base, base + len(words)))
+            found += [
+                Span(text[places[start][0] : places[end - 1][1]], kind, places[start][0], places[end - 1][1],
+                     base + start, base + end, detail.span_probs[i] if detail.span_probs is not None else None)
+                for i, (kind, start, end) in enumerate(spans(detail.tags, self.data_scheme) if self.data_scheme != "plain" else [])
+            ]
+            tokens += words
+            offsets += places
+            tags += detail.tags
+            if probs is not None:
+                probs += detail.token_probs or []
+        return Doc(text, tokens, offsets, tags, found, sentences, probs)
+
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[list[str]]:
         """Tags for each token list, in the training data's scheme; empty lists give empty lists."""
+        check_token_lists(sentences)
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
         out: list[list[str]] = [[] for _ in sentences]
         items = self.labels.items
@@ -71,6 +113,7 @@ class Tagger(Model):
         sequences with their probabilities. Probabilities come from the CRF (forward-backward, k-best
         Viterbi); a softmax head's per-token distributions are treated as a CRF with zero transition scores,
         under which the same computations give products of softmax probabilities."""
+        check_token_lists(sentences)
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
         out = [
             TagDetails([], [] if confidence else None, [] if confidence else None, [] if nbest else None) for _ in sentences
@@ -213,6 +256,19 @@ class Tagger(Model):
             "accuracy": report["accuracy"],
         }
 
+    def outcome(self, source: Any, data_config: DataConfig) -> Any:
+        """Tag labelled data; the predictions beside the gold tags (:class:`~seqtag.evaluation.evaluate.Tagged`)."""
+        from seqtag.evaluation.evaluate import tag_labelled
+
+        return tag_labelled(self, source, data_config)
+
+    @classmethod
+    def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:
+        """Significance of two taggers' prediction files against ``gold`` (:func:`~seqtag.evaluation.evaluate.compare_tags`)."""
+        from seqtag.evaluation.evaluate import compare_tags
+
+        return compare_tags(gold, systems, data_config, **options)
+
     def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
                          lines: range | None = None) -> Any:
         """Sentences to tag from ``source`` in the registry format ``fmt`` (labels in it are ignored)."""
@@ -267,6 +323,17 @@ def label_set(tag_sequences: Iterable[list[str]], scheme: str) -> list[str]:
     types = sorted({t[2:] for t in seen if t != "O"})
     prefixes = "BIES" if scheme == "bioes" else "BI"
     return ["O"] + [f"{p}-{kind}" for kind in types for p in prefixes]
+
+
+def _sentences(item: str | Sequence[str]) -> tuple[str, list[tuple[list[str], list[tuple[int, int]]]]]:
+    """An API input as ``(text, [(tokens, offsets) per sentence])``: raw text is tokenized and split into
+    sentences by syntok; a token list is one sentence."""
+    from seqtag.data.tokenize import sentence_spans
+
+    text, offsets = as_text(item)
+    if offsets is not None:
+        return text, [(list(item), offsets)] if offsets else []
+    return text, [([text[a:b] for a, b in places], places) for places in sentence_spans(text) if places]
 
 
 def _resolve_scheme(sentences: list[Sentence], requested: str, path: Path) -> str:

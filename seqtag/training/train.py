@@ -4,6 +4,8 @@ with checkpoints. The task-specific parts are hooks of the task's Model subclass
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,78 @@ def train_model(
     history = fit(model.net, batches, score_dev if data.dev else None, train_config, callbacks, checkpoints, state, runtime)
     record_history(meta, history)
     return model, history
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` gives back: the model (best dev epoch), the run's history and where it was saved."""
+
+    model: Any
+    history: History
+    path: Path | None  # the model file, when an output was given
+
+    @property
+    def best_epoch(self) -> int:
+        return self.history.best_epoch
+
+    @property
+    def dev_scores(self) -> dict[str, float]:
+        best = self.history.best
+        return dict(best.dev) if best is not None else {}
+
+
+def train(
+    train: str | Path,
+    dev: str | Path | None = None,
+    *,
+    embeddings: str | Path | None = None,
+    output: str | Path | None = None,
+    config: str | Path | None = None,
+    force: bool = False,
+    device: str = "cpu",
+    log: Callable[[str], None] | None = None,
+    **settings: Any,
+) -> TrainResult:
+    """Train a tagger or classifier as ``seqtag train`` does and return it (saved to ``output`` if given).
+
+    ``settings`` are the command line's training settings as keyword arguments (``hidden=256``,
+    ``cell="gru"``, ``epochs=10``, ``task="classify"`` …), over those of the TOML ``config`` file; they are
+    validated as the command line validates them. The task is detected from ``train`` unless ``task`` is
+    given. An existing ``output`` is replaced only with ``force=True``. ``log`` receives the run's notes.
+    """
+    from seqtag.config import build_configs, check_value, read_toml
+    from seqtag.errors import InputError
+    from seqtag.formats.registry import detect_task
+    from seqtag.training.devices import resolve_device
+
+    merged: dict[str, Any] = read_toml(Path(config)) if config is not None else {}
+    for key, value in settings.items():
+        merged[key] = check_value(key, value, key)
+    if merged.get("task", "auto") == "auto":
+        merged["task"] = detect_task(train, merged.get("encoding", "utf-8"), merged.get("input_format", "auto"))
+    data_config, model_config, train_config = build_configs(merged)
+    path = Path(output) if output is not None else None
+    if path is not None:
+        check_output(path, force)
+    model, history = train_model(
+        Path(train), Path(dev) if dev is not None else None, Path(embeddings) if embeddings is not None else None,
+        data_config, model_config, train_config, log=log, runtime=Runtime(resolve_device(device)),
+    )
+    if path is not None:
+        try:
+            model.save(path)
+        except OSError as error:
+            raise InputError(f"cannot write the model file: {error.strerror or error}", path) from None
+    return TrainResult(model, history, path)
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse, before any training, an output that cannot be written or would replace a model unasked."""
+    from seqtag.errors import InputError
+
+    if path.is_dir():
+        raise InputError("is a directory; give a file name for the model", path)
+    if not path.parent.is_dir():
+        raise InputError(f"cannot write the model file: no such directory {str(path.parent)!r}", path)
+    if path.exists() and not force:
+        raise InputError("exists; give --force (force=True) to replace it", path)
