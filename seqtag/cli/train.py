@@ -1,7 +1,6 @@
 """`seqtag train`: parse options, merge them over the config file, call the library, save one model file."""
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import time
 from enum import Enum
@@ -74,7 +73,6 @@ def train(
     **options: Any,  # one keyword per setting (config.SETTINGS), None where not given
 ) -> None:
     """Train a tagger or classifier and write ONE model file (best dev epoch). Progress goes to stderr."""
-    from seqtag.config import SETTINGS, build_configs, check_value, read_toml
     from seqtag.errors import InputError
     from seqtag.training.distributed import launched
 
@@ -89,127 +87,48 @@ def train(
             raise InputError("already running under torchrun; give the process count to torchrun only", "--nproc")
         raise typer.Exit(launch_torchrun(nproc))
 
-    settings: dict[str, Any] = read_toml(config) if config is not None else {}
-    for name, value in options.items():
-        if value is not None:
-            value = value.value if isinstance(value, Enum) else value
-            settings[name] = check_value(name, value, SETTINGS[name].option)
-    notes: list[str] = []  # printed with the first progress line, so a data error stays the only stderr line
-    if settings.get("task", "auto") == "auto":
-        from seqtag.formats.registry import detect_task
-
-        settings["task"] = detect_task(
-            train_file, encoding=settings.get("encoding", "utf-8"), input_format=settings.get("input_format", "auto")
-        )
-        notes.append(f"task: {settings['task']} (guessed from {train_file}; set --task to override)")
-    if dev_file is None:
-        notes.append("no --dev data: the last epoch is kept (no model selection, no early stopping)")
-    data_config, model_config, train_config = build_configs(settings)
-
-    if output.is_dir():
-        raise InputError("is a directory; give a file name for the model", output)
-    if not output.parent.is_dir():
-        # Checked now: the model file is written only after training, and would fail then.
-        raise InputError(f"cannot write the model file: no such directory {str(output.parent)!r}", output)
-    if (output.exists() or output.is_symlink()) and not force:
-        raise InputError("exists; give --force to replace it", output)
-    if resume is not None and checkpoint_dir not in (None, resume):
-        raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
-    if options.get("checkpoint_every") is not None and checkpoint_dir is None and resume is None:
-        raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
-    from seqtag.training.devices import resolve_device
-    from seqtag.training.distributed import device_for, join, leave
-    from seqtag.training.loop import Runtime
-    from seqtag.training.train import train_model
-
-    runtime = Runtime(device_for(cluster, resolve_device(device)), amp.value, cluster)
-    if runtime.amp != "none" and runtime.device.type != "cuda":
-        # oneDNN has no low-precision LSTM / GRU kernels on most CPUs: autocast fails inside the RNN.
-        raise InputError(f"mixed precision needs a CUDA device; this run is on {runtime.device}", "--amp")
+    given = {name: value.value if isinstance(value, Enum) else value for name, value in options.items() if value is not None}
+    from seqtag.training.loop import Callbacks
+    from seqtag.training.train import seed_summary, train as train_model
 
     def log(message: str) -> None:
-        if not cluster.main:  # under torchrun only rank 0 speaks
-            return
-        for note in notes:
-            err.print(note, markup=False)
-        notes.clear()
-        err.print(message, markup=False)
+        if cluster.main:  # under torchrun only rank 0 speaks
+            err.print(message, markup=False)
 
     start = time.perf_counter()
-    first_seed = train_config.seed
-    runs: list[tuple[int, float | None]] = []  # (seed, best dev score)
-    join(cluster, runtime.device)
-    try:
-        model, history = _train_seeds(
-            train_model, seeds, first_seed, train_file, dev_file, embeddings, data_config, model_config, train_config,
-            embedding_cache, log, resume, checkpoint_dir, runtime, runs,
-        )
-    finally:
-        leave()
+    result = train_model(
+        train_file, dev_file, embeddings=embeddings, output=output, config=config, force=force, seeds=seeds,
+        checkpoint_dir=checkpoint_dir, resume=resume, embedding_cache=embedding_cache, device=device,
+        amp=amp.value, cluster=cluster, progress=ProgressCallbacks if cluster.main else Callbacks, log=log, **given,
+    )
+    history = result.history
     interrupted = history.stopped == "interrupted"
     if not cluster.main:
         if interrupted:
             raise typer.Exit(INTERRUPTED)
         return
-    checkpoints = resume or checkpoint_dir
-    save_model(model, output, checkpoints)
     best = history.best
     summary = f"best epoch {history.best_epoch}"
     if best is not None and best.dev:
         summary += f", dev score {100 * best.dev['score']:.2f}"
     if seeds > 1:
-        summary += f", seed {model.train_config.seed}"
-    where = f"{runtime.device}" + (f" × {cluster.world} processes" if cluster.distributed else "")
+        summary += f", seed {result.model.train_config.seed}"
+    where = f"{result.model.device}" + (f" × {cluster.world} processes" if cluster.distributed else "")
     err.print(
         f"saved {output} ({output.stat().st_size / 1e6:.1f} MB; {summary}; stopped by {history.stopped}; "
         f"{time.perf_counter() - start:.0f} s on {where})",
         markup=False,
     )
     if seeds > 1:
-        print(seed_summary(runs))
+        print(seed_summary(result.runs))
     if interrupted:
+        checkpoints = resume or checkpoint_dir
         again = f"; continue the run with --resume {checkpoints} --force" if checkpoints is not None else ""
         err.print(f"interrupted: the model trained so far is in {output}{again}", markup=False)
         raise typer.Exit(INTERRUPTED)
 
 
 INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
-
-
-def save_model(model: Any, output: Path, checkpoints: Path | None) -> None:
-    """``model.save(output)``; if that fails, the weights go to a file beside ``output`` or in the temporary
-    folder, and the error names it (and the checkpoint directory, if any): a finished run is never lost."""
-    from seqtag.errors import InputError
-
-    try:
-        model.save(output)
-        return
-    except Exception as error:  # disk full, no permission, a file system that refuses renames, …
-        reason = (error.strerror or str(error)) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
-    kept = None
-    for fallback in fallback_paths(output):
-        try:
-            model.save(fallback)
-        except Exception:
-            continue
-        kept = fallback
-        break
-    message = f"cannot write the model file: {reason}; " + (
-        f"the trained model is saved in {kept} instead" if kept is not None else "saving it elsewhere failed too"
-    )
-    if checkpoints is not None:
-        message += f"; the checkpoint in {checkpoints} keeps the training state (--resume {checkpoints})"
-    raise InputError(message, output)
-
-
-def fallback_paths(output: Path) -> list[Path]:
-    """Where :func:`save_model` tries to keep a model it could not write to ``output``, in order."""
-    import os
-    import tempfile
-
-    name = f"{output.stem}.partial-{os.getpid()}{output.suffix or '.seqtag'}"
-    paths = [output.with_name(name), Path(tempfile.gettempdir()) / name]
-    return paths if paths[0].parent.resolve() != paths[1].parent.resolve() else paths[:1]
 
 
 def _setting_parameter(declared: Any) -> inspect.Parameter:
@@ -258,43 +177,6 @@ def _signature(command: Any) -> inspect.Signature:
 train.__signature__ = _signature(train)  # type: ignore[attr-defined]
 
 
-def _train_seeds(
-    train_model: Any, seeds: int, first_seed: int, train_file: Path, dev_file: Path | None, embeddings: Path | None,
-    data_config: Any, model_config: Any, train_config: Any, embedding_cache: bool, log: Any, resume: Path | None,
-    checkpoint_dir: Path | None, runtime: Any, runs: list[tuple[int, float | None]],
-) -> tuple[Any, Any]:
-    """Train with seeds first_seed … first_seed + seeds - 1 (appending (seed, best dev score) to ``runs``);
-    the (model, history) of the best-dev run."""
-    from seqtag.training.checkpoint import seed_run
-    from seqtag.errors import InputError
-    from seqtag.training.loop import Callbacks, TrainingError
-
-    kept: Any = None  # (model, history, score) of the best run so far
-    for run_seed in range(first_seed, first_seed + seeds):
-        if seeds > 1:
-            if not 0 <= run_seed < 2**32:
-                raise InputError(f"seed {run_seed} is out of range [0, 2**32)", "--seeds")
-            log(f"run {run_seed - first_seed + 1} of {seeds}: seed {run_seed}")
-        run_config = dataclasses.replace(train_config, seed=run_seed)
-        try:
-            model, history = train_model(
-                train_file, dev_file, embeddings, data_config, model_config, run_config,
-                callbacks=ProgressCallbacks() if runtime.cluster.main else Callbacks(), embedding_cache=embedding_cache,
-                log=log, runtime=runtime, **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
-            )
-        except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
-            raise InputError(str(error)) from None
-        best = history.best
-        score = best.dev["score"] if best is not None and best.dev else None
-        runs.append((run_seed, score))
-        if kept is None or (score is not None and score > kept[2]):
-            kept = (model, history, score if score is not None else float("-inf"))
-        if history.stopped == "interrupted":
-            break
-    model, history, _ = kept
-    return model, history
-
-
 def launch_torchrun(nproc: int) -> int:
     """Re-run this command line under ``torchrun --standalone --nproc-per-node N``; its exit code."""
     import logging
@@ -334,12 +216,3 @@ def launch_torchrun(nproc: int) -> int:
     return 0
 
 
-def seed_summary(runs: list[tuple[int, float | None]]) -> str:
-    """One result line per seed and the mean ± sample std of the best dev scores (in %)."""
-    import statistics
-
-    lines = [f"seed {seed}\tdev {100 * score:.2f}" if score is not None else f"seed {seed}\tdev -" for seed, score in runs]
-    scores = [100 * score for _, score in runs if score is not None]
-    if len(scores) >= 2:
-        lines.append(f"mean\tdev {statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f} (n={len(scores)})")
-    return "\n".join(lines)

@@ -36,7 +36,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from seqtag.formats.columns import Source, decode_error, open_lines
 from seqtag.data.tokenize import tokenize as syntok_tokens

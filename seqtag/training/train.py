@@ -3,6 +3,7 @@ shared inputs (vocabularies, vectors) and the task's network are built, and the 
 with checkpoints. The task-specific parts are hooks of the task's Model subclass (seqtag.tasks)."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from seqtag.data.inputs import build_inputs, run_meta
 from seqtag.tasks import task_class
 from seqtag.training.checkpoint import CheckpointDir, fingerprint
 from seqtag.training.distributed import main_first, predict_shared, rank_batches
-from seqtag.training.loop import Callbacks, History, Runtime, fit, prepare_run, record_history, start_training
+from seqtag.training.loop import (
+    Callbacks, History, Runtime, TrainingError, fit, prepare_run, record_history, start_training,
+)
 
 
 def train_model(
@@ -94,11 +97,13 @@ def train_model(
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :func:`train` gives back: the model (best dev epoch), the run's history and where it was saved."""
+    """What :func:`train` gives back: the model (best dev epoch of the best seed), its run's history, where
+    it was saved, and every seed's best dev score."""
 
     model: Any
     history: History
-    path: Path | None  # the model file, when an output was given
+    path: Path | None  # the model file, when an output was given (and this process saves)
+    runs: list[tuple[int, float | None]]  # (seed, best dev score) per run
 
     @property
     def best_epoch(self) -> int:
@@ -118,50 +123,172 @@ def train(
     output: str | Path | None = None,
     config: str | Path | None = None,
     force: bool = False,
+    seeds: int = 1,
+    checkpoint_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    embedding_cache: bool = True,
     device: str = "cpu",
+    amp: str = "none",
+    cluster: Any = None,
+    progress: Callable[[], Callbacks] | None = None,
     log: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> TrainResult:
-    """Train a tagger or classifier as ``seqtag train`` does and return it (saved to ``output`` if given).
+    """Train a tagger or classifier, as ``seqtag train`` does (it calls this), and return it.
 
-    ``settings`` are the command line's training settings as keyword arguments (``hidden=256``,
-    ``cell="gru"``, ``epochs=10``, ``task="classify"`` …), over those of the TOML ``config`` file; they are
-    validated as the command line validates them. The task is detected from ``train`` unless ``task`` is
-    given. An existing ``output`` is replaced only with ``force=True``. ``log`` receives the run's notes.
+    ``settings`` are the command line's settings as keyword arguments (``hidden=256``, ``cell="gru"``,
+    ``epochs=10``, ``task="classify"`` …), over those of the TOML ``config`` file, validated as the command
+    line validates them. The task is detected from ``train`` unless ``task`` is given. ``seeds`` > 1 trains
+    that many times (seeds ``seed``, ``seed + 1`` …) and keeps the best on dev. The model is saved to
+    ``output`` (an existing file is replaced only with ``force``); if that fails, it is saved beside it or
+    in the temporary folder and the error names where. ``progress`` makes the callbacks of each run; ``log``
+    gets the run's notes, the first of them once the data has been read without error.
     """
-    from seqtag.config import build_configs, check_value, read_toml
+    from seqtag.config import SETTINGS, build_configs, check_value, read_toml
     from seqtag.errors import InputError
     from seqtag.formats.registry import detect_task
     from seqtag.training.devices import resolve_device
+    from seqtag.training.distributed import SINGLE, device_for, join, leave
 
+    cluster = cluster or SINGLE
+    notes: list[str] = []  # said with the first progress line, so that an input error stays the only output
     merged: dict[str, Any] = read_toml(Path(config)) if config is not None else {}
     for key, value in settings.items():
-        merged[key] = check_value(key, value, key)
+        merged[key] = check_value(key, value, SETTINGS[key].option if key in SETTINGS else key)
     if merged.get("task", "auto") == "auto":
         merged["task"] = detect_task(train, merged.get("encoding", "utf-8"), merged.get("input_format", "auto"))
+        notes.append(f"task: {merged['task']} (guessed from {train}; set --task to override)")
+    if dev is None:
+        notes.append("no --dev data: the last epoch is kept (no model selection, no early stopping)")
     data_config, model_config, train_config = build_configs(merged)
     path = Path(output) if output is not None else None
     if path is not None:
         check_output(path, force)
-    model, history = train_model(
-        Path(train), Path(dev) if dev is not None else None, Path(embeddings) if embeddings is not None else None,
-        data_config, model_config, train_config, log=log, runtime=Runtime(resolve_device(device)),
-    )
-    if path is not None:
+    if seeds < 1:
+        raise InputError(f"must be 1 or more, got {seeds}", "--seeds")
+    resume = Path(resume) if resume is not None else None
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume is not None and checkpoint_dir not in (None, resume):
+        raise InputError("give one checkpoint directory: --resume DIR goes on saving to DIR", "--checkpoint-dir")
+    if "checkpoint_every" in settings and checkpoint_dir is None and resume is None:
+        raise InputError("needs --checkpoint-dir (or --resume)", "--checkpoint-every")
+    runtime = Runtime(device_for(cluster, resolve_device(device)), amp, cluster)
+    if runtime.amp != "none" and runtime.device.type != "cuda":
+        # oneDNN has no low-precision LSTM / GRU kernels on most CPUs: autocast fails inside the RNN.
+        raise InputError(f"mixed precision needs a CUDA device; this run is on {runtime.device}", "--amp")
+
+    def say(message: str) -> None:
+        if log is not None:
+            for note in notes:
+                log(note)
+            log(message)
+        notes.clear()
+
+    join(cluster, runtime.device)
+    try:
+        model, history, runs = _train_seeds(
+            train, dev, embeddings, data_config, model_config, train_config, seeds, embedding_cache, runtime, progress,
+            say, resume, checkpoint_dir,
+        )
+    finally:
+        leave()
+    if path is not None and cluster.main:
+        save_model(model, path, resume or checkpoint_dir)
+    return TrainResult(model, history, path if cluster.main else None, runs)
+
+
+def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig, model_config: ModelConfig,
+                 train_config: TrainConfig, seeds: int, embedding_cache: bool, runtime: Runtime, progress: Any,
+                 say: Callable[[str], None], resume: Path | None, checkpoint_dir: Path | None,
+                 ) -> tuple[Any, History, list[tuple[int, float | None]]]:
+    """Train with seeds seed … seed + seeds - 1; the model and history of the best-dev run, and every run's
+    (seed, best dev score)."""
+    from seqtag.errors import InputError
+    from seqtag.training.checkpoint import seed_run
+
+    runs: list[tuple[int, float | None]] = []
+    kept: Any = None  # (model, history, score) of the best run so far
+    first = train_config.seed
+    for run_seed in range(first, first + seeds):
+        if seeds > 1:
+            if not 0 <= run_seed < 2**32:
+                raise InputError(f"seed {run_seed} is out of range [0, 2**32)", "--seeds")
+            say(f"run {run_seed - first + 1} of {seeds}: seed {run_seed}")
         try:
-            model.save(path)
-        except OSError as error:
-            raise InputError(f"cannot write the model file: {error.strerror or error}", path) from None
-    return TrainResult(model, history, path)
+            model, history = train_model(
+                Path(train), Path(dev) if dev is not None else None, Path(embeddings) if embeddings is not None else None,
+                data_config, model_config, dataclasses.replace(train_config, seed=run_seed),
+                callbacks=progress() if progress is not None else None, embedding_cache=embedding_cache, log=say,
+                runtime=runtime, **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
+            )
+        except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
+            raise InputError(str(error)) from None
+        best = history.best
+        score = best.dev["score"] if best is not None and best.dev else None
+        runs.append((run_seed, score))
+        if kept is None or (score is not None and score > kept[2]):
+            kept = (model, history, score if score is not None else float("-inf"))
+        if history.stopped == "interrupted":
+            break
+    model, history, _ = kept
+    return model, history, runs
 
 
 def check_output(path: Path, force: bool) -> None:
-    """Refuse, before any training, an output that cannot be written or would replace a model unasked."""
+    """Refuse, before any training, an output that cannot be written or would replace a file unasked."""
     from seqtag.errors import InputError
 
     if path.is_dir():
         raise InputError("is a directory; give a file name for the model", path)
     if not path.parent.is_dir():
+        # Checked now: the model file is written only after training, and would fail then.
         raise InputError(f"cannot write the model file: no such directory {str(path.parent)!r}", path)
-    if path.exists() and not force:
-        raise InputError("exists; give --force (force=True) to replace it", path)
+    if (path.exists() or path.is_symlink()) and not force:
+        raise InputError("exists; give --force to replace it", path)
+
+
+def save_model(model: Any, output: Path, checkpoints: Path | None = None) -> None:
+    """``model.save(output)``; if that fails, the weights go to a file beside ``output`` or in the temporary
+    folder, and the error names it (and the checkpoint directory, if any): a finished run is never lost."""
+    from seqtag.errors import InputError
+
+    try:
+        model.save(output)
+        return
+    except Exception as error:  # disk full, no permission, a file system that refuses renames, …
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+    kept = None
+    for fallback in fallback_paths(output):
+        try:
+            model.save(fallback)
+        except Exception:
+            continue
+        kept = fallback
+        break
+    message = f"cannot write the model file: {reason}; " + (
+        f"the trained model is saved in {kept} instead" if kept is not None else "saving it elsewhere failed too"
+    )
+    if checkpoints is not None:
+        message += f"; the checkpoint in {checkpoints} keeps the training state (--resume {checkpoints})"
+    raise InputError(message, output)
+
+
+def fallback_paths(output: Path) -> list[Path]:
+    """Where :func:`save_model` tries to keep a model it could not write to ``output``, in order."""
+    import os
+    import tempfile
+
+    name = f"{output.stem}.partial-{os.getpid()}{output.suffix or '.seqtag'}"
+    paths = [output.with_name(name), Path(tempfile.gettempdir()) / name]
+    return paths if paths[0].parent.resolve() != paths[1].parent.resolve() else paths[:1]
+
+
+def seed_summary(runs: list[tuple[int, float | None]]) -> str:
+    """One result line per seed and the mean ± sample std of the best dev scores (in %)."""
+    import statistics
+
+    lines = [f"seed {seed}\tdev {100 * score:.2f}" if score is not None else f"seed {seed}\tdev -" for seed, score in runs]
+    scores = [100 * score for _, score in runs if score is not None]
+    if len(scores) >= 2:
+        lines.append(f"mean\tdev {statistics.mean(scores):.2f} ± {statistics.stdev(scores):.2f} (n={len(scores)})")
+    return "\n".join(lines)
