@@ -65,7 +65,7 @@ def tiny_encoder(**settings) -> tuple[TokenEncoder, Collator]:
 def train_two(write_conll):
     def train_two(tmp_path: Path, epochs: int = 80, **settings):
         """A tagger trained on the two sentences of TWO (no dev: the last epoch is kept)."""
-        from seqtag.tasks.tagging import train_tagger
+        from seqtag.training.train import train_model as train_tagger
 
         data = write_conll(tmp_path / "two.txt", TWO)
         config = ModelConfig(**{**SMALL, **settings})

@@ -26,7 +26,7 @@ from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.errors import InputError
 from seqtag.fileio import stale_temporaries
-from seqtag.tasks.tagging import train_tagger
+from seqtag.training.train import train_model as train_tagger
 from seqtag.training.loop import Callbacks, TrainingError, fit
 
 # 40 sentences in batches of 4: 10 steps per epoch, 3 epochs; small enough for about a second per run.
@@ -82,7 +82,7 @@ def reference(data, tmp_path_factory) -> dict:
 def assert_same_run(body: dict, reference: dict, data: pathlib.Path, scratch: pathlib.Path) -> None:
     """Identical weights, dev predictions and per-epoch history (wall-clock times aside)."""
     import seqtag
-    from seqtag.formats.readers import read_sentences
+    from seqtag.formats.registry import read_sentences
 
     assert body["state_dict"].keys() == reference["state_dict"].keys()
     for name, tensor in reference["state_dict"].items():

@@ -7,10 +7,10 @@ import pathlib
 import pytest
 from typer.testing import CliRunner
 
-from seqtag.tasks.classification import train_classifier
+from seqtag.training.train import train_model as train_classifier
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
-from seqtag.tasks.tagging import train_tagger
+from seqtag.training.train import train_model as train_tagger
 
 LONG = 5000
 PATTERN = [("John", "B-PER"), ("Smith", "I-PER"), ("visited", "O"), ("Berlin", "B-LOC"), ("and", "O"), ("then", "O")]
