@@ -32,7 +32,7 @@ demo: install
 	mkdir -p $(DEMO)
 	@echo "== training a BiLSTM-CRF tagger on sample_data/ner (progress on stderr) =="
 	$(SEQTAG) train --train sample_data/ner/train.txt --dev sample_data/ner/dev.txt \
-		--embeddings sample_data/vectors.txt --epochs 15 --output $(DEMO)/ner.seqtag
+		--embeddings sample_data/vectors.txt --epochs 15 --output $(DEMO)/ner.seqtag --force
 	@echo "== evaluating on sample_data/ner/test.txt =="
 	$(SEQTAG) evaluate $(DEMO)/ner.seqtag sample_data/ner/test.txt
 	@echo "== tagging raw text =="
@@ -41,7 +41,7 @@ demo: install
 	$(SEQTAG) predict $(DEMO)/ner.seqtag sample_data/raw.txt
 	@echo "== training a sentence classifier on sample_data/cls =="
 	$(SEQTAG) train --train sample_data/cls/train.tsv --dev sample_data/cls/dev.tsv \
-		--embeddings sample_data/vectors.txt --epochs 5 --output $(DEMO)/cls.seqtag
+		--embeddings sample_data/vectors.txt --epochs 5 --output $(DEMO)/cls.seqtag --force
 	$(SEQTAG) evaluate $(DEMO)/cls.seqtag sample_data/cls/test.tsv
 	printf 'The striker scored twice in the final .\nShares fell sharply after the bank cut its forecast .\n' | \
 		$(SEQTAG) predict $(DEMO)/cls.seqtag - --format jsonl
