@@ -362,8 +362,10 @@ def check_architecture(model: ModelConfig) -> None:
         raise InputError("--identity-init needs --encoder rnn --cell rnn (the IRNN); gru, lstm and window layers keep their own initialisation")
     if model.activation != "tanh" and model.encoder == "rnn" and model.cell != "rnn":
         raise InputError(f"--activation {model.activation} needs --cell rnn: gru and lstm cells have fixed nonlinearities")
-    if model.encoder == "window" and model.task == "classify" and model.pooling == "last":
-        raise InputError("--pooling last needs --encoder rnn; a window encoder pools with mean, max or attention")
+    from seqtag.tasks import TASKS, task_class
+
+    if model.task in TASKS:  # not "auto": the data decides later
+        task_class(model.task).check_settings(model)
 
 
 def build_configs(settings: dict[str, Any]) -> tuple[DataConfig, ModelConfig, TrainConfig]:

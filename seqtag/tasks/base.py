@@ -232,3 +232,47 @@ class Model:
         if body["task"] != cls.task:
             raise InputError(f"this is a {body['task']} model, not a {cls.task} model", path)
         return cls.from_archive(body, path)
+
+    # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
+    # (the tools call these through seqtag.tasks.task_class(name); findings are (level, message) pairs)
+
+    unit: str  # what one record of the data is called in reports: "sentence", "text"
+    long_after: int  # tokens: the data check's default --max-length
+    long_hint: str  # what the data check adds about longer records ("; …"), or ""
+    label_noun: str  # what one label is called in reports: "tag", "label"
+
+    @classmethod
+    def check_records(cls, path: str | Path, data_config: DataConfig) -> Iterator[tuple[int, list[str], list[str]]]:
+        """``(line, tokens, labels)`` per record of a labelled file, read as training reads it."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_scheme(cls, train: str | Path, data_config: DataConfig) -> tuple[str | None, list[tuple[str, str]]]:
+        """The label scheme (seqtag.data.schemes) training would use for ``train``, and findings about it;
+        None for labels without one."""
+        return None, []
+
+    @classmethod
+    def check_labels(cls, counts: dict[str, int], items: int, empty: int) -> list[tuple[str, str]]:
+        """Findings of the task's own about the labels of train: ``counts`` per label (or entity type),
+        at least two; ``items`` records, ``empty`` of them without tokens."""
+        return []
+
+    @classmethod
+    def check_unseen_labels(cls, noun: str, listed: str) -> tuple[str, str]:
+        """The finding for dev labels (called ``noun``) that train lacks, ``listed`` with their counts."""
+        raise NotImplementedError
+
+    @classmethod
+    def read_token_lists(cls, path: str | Path, data_config: DataConfig) -> Iterator[list[str]]:
+        """The token lists of a file of the task's data; labels, if any, are not read."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe_architecture(cls, model: dict[str, Any]) -> str:
+        """The task's part of `seqtag info`'s architecture line, from a model file's ``config.model``."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_settings(cls, model_config: ModelConfig) -> None:
+        """An InputError for model settings that are valid alone but not together for this task."""

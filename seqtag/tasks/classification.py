@@ -147,6 +147,53 @@ class Classifier(Model):
         config = dataclasses.replace(self.data_config, **overrides)
         return read_data(source, config, input_format, with_labels)
 
+    # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
+
+    unit = "text"  # what one record of the data is called in reports
+    long_after = 1000  # tokens: the data check's default --max-length
+    long_hint = "; --max-tokens truncates them"  # what the data check says of longer texts
+    label_noun = "label"  # what one label is called in reports
+    imbalance = 10  # largest / smallest class size that earns a data-check warning
+
+    @classmethod
+    def check_records(cls, path: str | Path, data_config: DataConfig) -> Iterator[tuple[int, list[str], list[str]]]:
+        """``(line, tokens, [label])`` per text of a labelled file, read as training reads it."""
+        return ((e.line, e.tokens, [e.label or ""]) for e in read_data(path, data_config))
+
+    @classmethod
+    def check_labels(cls, counts: dict[str, int], items: int, empty: int) -> list[tuple[str, str]]:
+        """``(level, message)`` findings about the classes of train (``counts``: texts per class, at least
+        two classes) and its ``items`` texts, ``empty`` of them without tokens."""
+        findings = []
+        most, least = max(counts.values()), min(counts.values())
+        if most >= cls.imbalance * least:
+            findings.append(("warning", f"imbalanced: the largest class has {most / least:.0f}× the texts of the "
+                                        "smallest; look at the per-class scores, not only accuracy"))
+        if empty == items:
+            findings.append(("error", "no text in train has any token"))
+        return findings
+
+    @classmethod
+    def check_unseen_labels(cls, noun: str, listed: str) -> tuple[str, str]:
+        """``(level, message)`` for dev labels that train lacks (``listed`` with counts): `seqtag train` refuses them."""
+        return "error", f"dev has labels train lacks, which `seqtag train` refuses: {listed}"
+
+    @classmethod
+    def read_token_lists(cls, path: str | Path, data_config: DataConfig) -> Iterator[list[str]]:
+        """The tokens of each text of a classification file; labels, if any, are not read."""
+        return (example.tokens for example in read_data(path, data_config, with_labels=False))
+
+    @classmethod
+    def describe_architecture(cls, model: dict[str, Any]) -> str:
+        """What `seqtag info` says of the output layer, from a model file's ``config.model``."""
+        return f"pooling {model.get('pooling')}"
+
+    @classmethod
+    def check_settings(cls, model_config: ModelConfig) -> None:
+        """An InputError for model settings that are valid alone but not together for a classifier."""
+        if model_config.encoder == "window" and model_config.pooling == "last":
+            raise InputError("--pooling last needs --encoder rnn; a window encoder pools with mean, max or attention")
+
 
 def build_net(config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab) -> ClassifierNet:
     return ClassifierNet(config, len(words), len(chars) if chars is not None else 1, len(labels), words.trainable)

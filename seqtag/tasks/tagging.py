@@ -303,6 +303,49 @@ class Tagger(Model):
     def archive_state(cls, body: dict[str, Any]) -> dict[str, Any]:
         return {"data_scheme": body["schemes"]["data"]}
 
+    # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
+
+    unit = "sentence"  # what one record of the data is called in reports
+    long_after = 250  # tokens: the data check's default --max-length
+    long_hint = "; they cost memory in a batch"  # what the data check says of longer sentences
+    label_noun = "tag"  # what one label is called in reports
+
+    @classmethod
+    def check_records(cls, path: str | Path, data_config: DataConfig) -> Iterator[tuple[int, list[str], list[str]]]:
+        """``(line, tokens, tags)`` per sentence of a labelled file, read as training reads it."""
+        return ((s.line, s.tokens, s.tags or []) for s in read_sentences(path, data_config))
+
+    @classmethod
+    def check_scheme(cls, train: str | Path, data_config: DataConfig) -> tuple[str | None, list[tuple[str, str]]]:
+        """The tag scheme training would use: detected from the tags of ``train`` (a first pass) unless
+        ``data_config.scheme`` names one; with ``(level, message)`` findings. None when no scheme can be
+        settled: an unreadable file (the scan of train reports it) or a span scheme named for plain tags."""
+        requested = data_config.scheme
+        try:
+            detected = detect_scheme(tags for _, _, tags in cls.check_records(train, data_config))
+        except InputError:
+            return None, []
+        if requested != "auto" and requested != "plain" and detected == "plain":
+            return None, [("error", f"--scheme {requested} given, but the tags have no B-/I- prefixes")]
+        scheme = detected if requested == "auto" else requested
+        how = "detected from train" if requested == "auto" else "--scheme"
+        return scheme, [("ok", f"tag scheme {scheme} ({how})")]
+
+    @classmethod
+    def check_unseen_labels(cls, noun: str, listed: str) -> tuple[str, str]:
+        """``(level, message)`` for dev labels (or entity types: ``noun``) that train lacks, ``listed`` with counts."""
+        return "warning", f"dev has {noun}s train lacks; the model cannot predict them: {listed}"
+
+    @classmethod
+    def read_token_lists(cls, path: str | Path, data_config: DataConfig) -> Iterator[list[str]]:
+        """The tokens of each sentence of a tagging file (CoNLL / CoNLL-U); tags, if any, are not read."""
+        return (sentence.tokens for sentence in read_sentences(path, data_config, with_tags=False))
+
+    @classmethod
+    def describe_architecture(cls, model: dict[str, Any]) -> str:
+        """What `seqtag info` says of the output layer, from a model file's ``config.model``."""
+        return f"head {model.get('head')}"
+
 
 def build_net(
     config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, scheme: str

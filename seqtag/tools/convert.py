@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from seqtag.formats.columns import ColumnBlock, _column, column_blocks, decode_error, open_lines
-from seqtag.formats.registry import detect_task
+from seqtag.formats.registry import resolve
 from seqtag.data.schemes import convert as convert_tags
 from seqtag.data.schemes import detect_scheme, fits_scheme
 from seqtag.formats.classification import WRITE_FORMATS, format_example, format_header, read_examples
@@ -58,9 +58,15 @@ def input_kind(source: str | Path, input_format: str = "auto", output_format: st
         return "conllu"
     if input_format in WRITE_FORMATS:
         return "examples"
-    if auto and output_format in WRITE_FORMATS and (str(source) == "-" or detect_task(Path(source)) == "classify"):
+    if auto and output_format in WRITE_FORMATS and (str(source) == "-" or _labelled_format(source) in WRITE_FORMATS):
         return "examples"
     return "columns"
+
+
+def _labelled_format(source: str | Path) -> str:
+    """The labelled format the content of ``source`` looks like (an InputError when it fits none)."""
+    fmt, _ = resolve(Path(source), labelled=True)
+    return fmt.name
 
 
 def convert_file(

@@ -15,6 +15,9 @@ dev tags train lacks, train/dev overlap, duplicated or inconsistently labelled s
 sentences, rare labels, class imbalance, low embedding coverage. A missing file, a bad option or an
 unreadable vector file is not a finding but an :class:`InputError`, as everywhere.
 
+What differs between tasks (how records are read, what they are called, the tag scheme, the task's own
+label checks) comes from the task class, :func:`seqtag.tasks.task_class`.
+
 Files are streamed; what is kept per sentence is its length and two hashes (for duplicates and overlap).
 """
 from __future__ import annotations
@@ -25,15 +28,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqtag.config import DataConfig
 from seqtag.errors import InputError
 
+if TYPE_CHECKING:
+    from seqtag.tasks.base import Model
+
 SECTIONS = ("train", "dev", "labels", "train/dev", "embeddings")  # report order
-MAX_LENGTH = {"tag": 250, "classify": 1000}  # default "very long", in tokens
 RARE = 5  # a label seen fewer times in train is rare
-IMBALANCE = 10  # largest / smallest class size that earns a warning
 LOW_COVERAGE = 0.5  # share of train tokens without a vector (lookup chain) that earns a warning
 SHOWN = 5  # cases listed per finding
 _PREVIEW = 60  # characters of a sentence quoted in a finding
@@ -116,41 +120,35 @@ def check_data(
 ) -> Report:
     """Check ``train`` (and ``dev``, and the coverage of ``embeddings``) read with ``data_config``.
 
-    ``task`` is ``tag``, ``classify`` or ``auto`` (guessed as `seqtag train` guesses it). Sentences or
-    texts longer than ``max_length`` tokens (default ``MAX_LENGTH[task]``) are reported.
+    ``task`` is a task name (``tag``, ``classify``) or ``auto`` (guessed as `seqtag train` guesses it).
+    Sentences or texts longer than ``max_length`` tokens (default: the task class's ``long_after``) are reported.
     """
+    from seqtag.tasks import task_class
+
     for path in (train, dev):
         if path is not None and not Path(path).is_file():
             # A pipe would be empty on the second pass (the scheme is detected first).
             raise InputError("no such file" if not Path(path).exists() else "not a regular file", path)
     if task == "auto":
         task = guess_task(Path(train), data_config)
-    limit = max_length or MAX_LENGTH[task]
+    kind = task_class(task)
+    limit = max_length or kind.long_after
     files = {"train": str(train)} | ({"dev": str(dev)} if dev is not None else {})
     report = Report(task, files | ({"embeddings": str(embeddings)} if embeddings is not None else {}), {})
-    scheme = "plain"
-    if task == "tag":
-        from seqtag.formats.registry import read_sentences
+    scheme = _scheme(kind, str(train), data_config, report)
 
-        def read(path: str) -> Iterator[Record]:
-            return ((s.line, s.tokens, s.tags or []) for s in read_sentences(path, data_config))
-
-        scheme = _tag_scheme(str(train), read, data_config.scheme, report)
-    else:
-        from seqtag.tasks.classification import read_data  # imports torch: only classification pays for it
-
-        def read(path: str) -> Iterator[Record]:
-            return ((e.line, e.tokens, [e.label or ""]) for e in read_data(path, data_config))
+    def read(path: str) -> Iterator[Record]:
+        return kind.check_records(path, data_config)
 
     scans: dict[str, _Scan | None] = {}
     for role, path in files.items():
         reference = scans.get("train")
-        scans[role] = _scan(role, path, read, task, scheme, limit, reference, report)
+        scans[role] = _scan(role, path, read, kind, scheme, limit, reference, report)
     train_scan, dev_scan = scans["train"], scans.get("dev")
     if train_scan is not None:
-        _check_labels(task, scheme, train_scan, dev_scan, report)
+        _check_labels(kind, train_scan, dev_scan, report)
         if dev_scan is not None:
-            _check_overlap(dev_scan, "sentence" if task == "tag" else "text", report)
+            _check_overlap(dev_scan, kind.unit, report)
         if embeddings is not None:
             _check_embeddings(embeddings, train_scan, dev_scan, embedding_cache, report)
     report.findings.sort(key=lambda finding: SECTIONS.index(finding.section))  # stable: keeps the order within one
@@ -158,39 +156,27 @@ def check_data(
 
 
 def guess_task(train: Path, data_config: DataConfig) -> str:
-    """``tag`` or ``classify``: from the input format when it says, else as `seqtag train` guesses."""
-    if data_config.input_format in ("conll", "conllu"):
-        return "tag"
-    if data_config.input_format != "auto":
-        return "classify"
+    """The task of the data: from the input format when it says, else as `seqtag train` guesses."""
     from seqtag.formats.registry import detect_task
 
-    return detect_task(train)
+    return detect_task(train, data_config.encoding, data_config.input_format)
 
 
-def _tag_scheme(train: str, read: Callable[[str], Iterator[Record]], requested: str, report: Report) -> str:
-    """The scheme training would use: detected from train (a first pass) unless given."""
-    from seqtag.data.schemes import detect_scheme
-
-    try:
-        detected = detect_scheme(tags for _, _, tags in read(train))
-    except InputError:
-        return "plain"  # the scan of train reports the problem
-    if requested != "auto" and requested != "plain" and detected == "plain":
-        report.findings.append(Finding("error", "labels", f"--scheme {requested} given, but the tags have no B-/I- prefixes"))
-        return "plain"
-    scheme = detected if requested == "auto" else requested
-    report.stats["scheme"] = scheme
-    how = "detected from train" if requested == "auto" else "--scheme"
-    report.findings.append(Finding("ok", "labels", f"tag scheme {scheme} ({how})"))
-    return scheme
+def _scheme(kind: type[Model], train: str, data_config: DataConfig, report: Report) -> str:
+    """The label scheme training would use (the task class's ``check_scheme``), with its findings;
+    ``plain`` (labels without structure) when there is none."""
+    scheme, findings = kind.check_scheme(train, data_config)
+    if scheme is not None:
+        report.stats["scheme"] = scheme
+    report.findings += [Finding(level, "labels", message) for level, message in findings]
+    return scheme or "plain"
 
 
 def _scan(
     role: str,
     path: str,
     read: Callable[[str], Iterator[Record]],
-    task: str,
+    kind: type[Model],
     scheme: str,
     limit: int,
     reference: _Scan | None,
@@ -200,8 +186,8 @@ def _scan(
     from seqtag.data.schemes import is_valid, spans
 
     scan = _Scan(path)
-    unit = "sentence" if task == "tag" else "text"
-    chunked = task == "tag" and scheme != "plain"
+    unit = kind.unit
+    chunked = scheme != "plain"  # labels that chain into spans (B-/I- tags)
     try:
         for line, tokens, labels in read(path):
             scan.items += 1
@@ -237,8 +223,7 @@ def _scan(
     add(Finding("ok", role, f"{unit} length: min {distribution['min']}, median {distribution['median']:g}, "
                             f"p95 {distribution['p95']}, max {distribution['max']} tokens"))
     if scan.long.count:
-        hint = "; they cost memory in a batch" if task == "tag" else "; --max-tokens truncates them"
-        add(_cases("warning", role, scan.long, unit, f"longer than {limit} tokens (--max-length){hint}"))
+        add(_cases("warning", role, scan.long, unit, f"longer than {limit} tokens (--max-length){kind.long_hint}"))
     if scan.empty.count:
         add(_cases("warning", role, scan.empty, unit, "without tokens; training skips them"))
     if chunked:
@@ -272,10 +257,10 @@ def _note_repeats(scan: _Scan, reference: _Scan | None, path: str, line: int, to
         scan.conflicts.add(lambda: f"{path}:{line} and line {earlier[0]}: {_preview(tokens)}")
 
 
-def _check_labels(task: str, scheme: str, train: _Scan, dev: _Scan | None, report: Report) -> None:
+def _check_labels(kind: type[Model], train: _Scan, dev: _Scan | None, report: Report) -> None:
     add = report.findings.append
     counted = train.types if train.types else train.labels
-    what = "entity type" if train.types else ("tag" if task == "tag" else "label")
+    what = "entity type" if train.types else kind.label_noun
     if len(train.labels) < 2:
         only = next(iter(train.labels), "none")
         add(Finding("error", "labels", f"only one label in train ({only}): there is nothing to learn"))
@@ -284,20 +269,14 @@ def _check_labels(task: str, scheme: str, train: _Scan, dev: _Scan | None, repor
     rare = {label: n for label, n in counted.items() if n < RARE}
     if rare:
         add(Finding("warning", "labels", f"{_plural(len(rare), what)} seen fewer than {RARE} times in train: {_counts(rare)}"))
-    if task == "classify":
-        (_, most), (_, least) = counted.most_common()[0], counted.most_common()[-1]
-        if most >= IMBALANCE * least:
-            add(Finding("warning", "labels", f"imbalanced: the largest class has {most / least:.0f}× the texts of the "
-                                             "smallest; look at the per-class scores, not only accuracy"))
-        if train.empty.count == train.items:
-            add(Finding("error", "labels", "no text in train has any token"))
+    for level, message in kind.check_labels(counted, train.items, train.empty.count):
+        add(Finding(level, "labels", message))
     if dev is None:
         return
     unseen = Counter({label: n for label, n in (dev.types if train.types else dev.labels).items() if label not in counted})
-    if unseen and task == "classify":
-        add(Finding("error", "labels", f"dev has labels train lacks, which `seqtag train` refuses: {_counts(unseen)}"))
-    elif unseen:
-        add(Finding("warning", "labels", f"dev has {what}s train lacks; the model cannot predict them: {_counts(unseen)}"))
+    if unseen:
+        level, message = kind.check_unseen_labels(what, _counts(unseen))
+        add(Finding(level, "labels", message))
     else:
         add(Finding("ok", "labels", f"every dev {what} occurs in train"))
 

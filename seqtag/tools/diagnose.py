@@ -56,14 +56,10 @@ def cell_label(config: ModelConfig) -> str:
 
 
 def read_token_lists(path: Path, data_config: DataConfig, task: str) -> Iterator[list[str]]:
-    """Token lists of a tagging file (CoNLL / CoNLL-U) or of a classification file, per ``task``."""
-    if task == "classify":
-        from seqtag.tasks.classification import read_data
+    """Token lists of a file of ``task``'s data (a tagging file's sentences, a classification file's texts)."""
+    from seqtag.tasks import task_class
 
-        return (example.tokens for example in read_data(path, data_config, with_labels=False))
-    from seqtag.formats.registry import read_sentences
-
-    return (sentence.tokens for sentence in read_sentences(path, data_config, with_tags=False))
+    return task_class(task).read_token_lists(path, data_config)
 
 
 def long_sentences(token_lists: Iterable[list[str]], min_length: int, limit: int) -> list[list[str]]:

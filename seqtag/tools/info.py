@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtag.config import declared_settings
+from seqtag.tasks import task_class
 from seqtag.tasks.base import word_list
 
 
@@ -28,10 +29,8 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
             f"{model.get('layers')}-layer {direction}directional {str(model.get('cell')).upper()} "
             f"({model.get('hidden')} units per direction{extra})"
         )
-    architecture = (
-        f"{context}, char encoder {model.get('char_encoder')}, "
-        + (f"pooling {model.get('pooling')}" if body["task"] == "classify" else f"head {model.get('head')}")
-    )
+    output = task_class(body["task"], path).describe_architecture(model)  # e.g. "head crf", "pooling max"
+    architecture = f"{context}, char encoder {model.get('char_encoder')}, {output}"
     summary: dict[str, Any] = {
         "file": str(path),
         "size_mb": round(path.stat().st_size / 1e6, 2),
