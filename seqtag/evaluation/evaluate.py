@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from seqtag.config import DataConfig
-from seqtag.formats.columns import Source, decode_error, open_lines, read_columns
+from seqtag.formats.columns import read_columns
+from seqtag.formats.lines import Source, decode_error, open_lines
 from seqtag.formats.registry import read_sentences
 from seqtag.data.schemes import detect_scheme, normalize_scheme
 from seqtag.data.sentence import Sentence

@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from seqtag.formats.columns import Source, decode_error, open_lines
+from seqtag.formats.lines import Source, checked_lines, open_lines
 from seqtag.data.tokenize import tokenize as syntok_tokens
 from seqtag.errors import InputError
 
@@ -135,27 +135,13 @@ def read_examples(
 
 def _read(source: Source, format: str, encoding: str, options: _Options) -> Iterator[Example]:
     with open_lines(source, encoding) as (name, raw_lines):
-        lines = _checked(raw_lines, name, encoding)
+        lines = checked_lines(raw_lines, name, encoding)
         found = False
         for example in _PARSERS[format](name, lines, options):
             found = True
             yield example
         if not found:
             raise InputError("no examples found", name)
-
-
-def _checked(lines: Iterator[str], name: str, encoding: str) -> Iterator[str]:
-    """The lines, with a decode error turned into an InputError on the line it is on."""
-    lineno = 0
-    while True:
-        try:
-            line = next(lines)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            raise decode_error(name, lineno + 1, encoding) from None
-        lineno += 1
-        yield line
 
 
 def _example(options: _Options, text: str, label: str | None, line: int, name: str) -> Example:

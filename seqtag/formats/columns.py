@@ -6,86 +6,13 @@ small one. Every problem a user can fix becomes an :class:`InputError` naming th
 """
 from __future__ import annotations
 
-import codecs
-import io
-import os
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, repeat
-from pathlib import Path
-from typing import IO, TextIO, Union
+from typing import TextIO
 
 from seqtag.data.sentence import Sentence
 from seqtag.errors import InputError
-
-Source = Union[str, Path, IO]
-"""A path, ``"-"`` for standard input, or an already-open text or binary stream."""
-
-
-@contextmanager
-def open_lines(source: Source, encoding: str = "utf-8") -> Iterator[tuple[str, Iterator[str]]]:
-    """Open ``source`` and yield ``(name, lines)``; ``lines`` iterates over decoded lines.
-
-    Files and stdin are read as bytes and decoded one line at a time, so a bad byte raises
-    ``UnicodeDecodeError`` from ``next(lines)`` exactly while the offending line is fetched: callers count
-    lines and report that one (see :func:`decode_error`). A text stream decodes ahead in blocks, so its
-    errors cannot be placed on a line and are raised here as an :class:`InputError` without one.
-    Only streams we opened are closed.
-    """
-    try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}") from None
-
-    if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        if name == "-":
-            yield "<stdin>", _decoded(sys.stdin.buffer, encoding, codec)
-            return
-        try:
-            stream = open(name, "rb")
-        except FileNotFoundError:
-            raise InputError("no such file", name) from None
-        except IsADirectoryError:
-            raise InputError("is a directory, not a file", name) from None
-        except OSError as err:
-            raise InputError(f"cannot open: {err.strerror}", name) from None
-        with stream:
-            yield name, _decoded(stream, encoding, codec)
-        return
-
-    name = getattr(source, "name", None)
-    name = name if isinstance(name, str) else "<stream>"
-    if isinstance(source, (io.RawIOBase, io.BufferedIOBase)):
-        yield name, _decoded(source, encoding, codec)
-    else:
-        yield name, _text_lines(source, name)
-
-
-def decode_error(name: str, line: int, encoding: str) -> InputError:
-    """The error for undecodable bytes on ``line``."""
-    return InputError(f"not valid {encoding} text; try --encoding latin-1", name, line)
-
-
-def _decoded(binary: IO[bytes], encoding: str, codec: codecs.CodecInfo) -> Iterator[str]:
-    lines = iter(binary)
-    first = next(lines, b"")
-    # A UTF-8 byte order mark (Windows editors add one) would otherwise stick to the first token.
-    if codec.name == "utf-8" and first.startswith(codecs.BOM_UTF8):
-        first = first[len(codecs.BOM_UTF8):]
-    head = (first,) if first else ()  # an empty file has no first line
-    # map() with a C method keeps per-line decoding cheap; no Python frame per line.
-    return map(bytes.decode, chain(head, lines), repeat(encoding))
-
-
-def _text_lines(stream: TextIO, name: str) -> Iterator[str]:
-    try:
-        yield from stream
-    except UnicodeDecodeError as err:
-        raise InputError(f"not valid {err.encoding} text ({err.reason})", name) from None
-
+from seqtag.formats.lines import Source, decode_error, open_lines
 
 # A first line made only of these words is a header row naming the columns, not a token.
 HEADER_NAMES = frozenset({
@@ -194,17 +121,17 @@ def _resolve_columns(
     ncols: int, token_column: int, tag_column: int, with_tags: bool, name: str, line: int
 ) -> tuple[int, int]:
     """Check the column indexes against the first row and make them non-negative."""
-    tok = _column("token", token_column, ncols, name, line)
+    tok = column_index("token", token_column, ncols, name, line)
     if not with_tags:
         return tok, tok
-    tag = _column("tag", tag_column, ncols, name, line)
+    tag = column_index("tag", tag_column, ncols, name, line)
     if tag == tok:
         # Typically a one-column file of raw tokens read as training data.
         raise InputError(f"tag column {tag_column} is also the token column (the file has {ncols})", name, line)
     return tok, tag
 
 
-def _column(what: str, index: int, ncols: int, name: str, line: int) -> int:
+def column_index(what: str, index: int, ncols: int, name: str, line: int) -> int:
     if not -ncols <= index < ncols:
         raise InputError(f"{what} column {index} is out of range: the file has {ncols} columns", name, line)
     return index % ncols

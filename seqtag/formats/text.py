@@ -13,20 +13,11 @@ iteration reaches them, not when the reader is created: the readers are plain ge
 """
 from __future__ import annotations
 
-import codecs
-import io
-import os
-import sys
 from collections.abc import Iterator
-from typing import IO, Union
 
 from seqtag.data.sentence import Sentence
 from seqtag.data.tokenize import sentence_spans
-from seqtag.errors import InputError
-
-Source = Union[str, os.PathLike, IO[str], IO[bytes]]
-
-STDIN_NAME = "<stdin>"
+from seqtag.formats.lines import Source, numbered_lines
 
 
 def read_raw(
@@ -38,7 +29,7 @@ def read_raw(
     With ``lines``, only the lines whose 1-based number is in that range are tokenized and yielded, and
     reading stops after its last line (``predict --shard``).
     """
-    numbered = _read_lines(source, encoding)
+    numbered = numbered_lines(source, encoding)
     for lineno, text in numbered if lines is None else _lines_in(numbered, lines):
         sentences = sentence_spans(text)
         if not split_sentences:
@@ -56,7 +47,7 @@ def read_raw(
 def read_tokenized(source: Source, encoding: str = "utf-8", *, lines: range | None = None) -> Iterator[Sentence]:
     """Yield one sentence per line, tokens split on whitespace, with offsets into the line (``lines`` as
     for :func:`read_raw`)."""
-    numbered = _read_lines(source, encoding)
+    numbered = numbered_lines(source, encoding)
     for lineno, text in numbered if lines is None else _lines_in(numbered, lines):
         tokens = text.split()
         offsets = []
@@ -78,93 +69,3 @@ def _lines_in(numbered: Iterator[tuple[int, str]], lines: range) -> Iterator[tup
             yield lineno, text
         if lineno >= lines.stop - 1:
             return
-
-
-def _read_lines(source: Source, encoding: str) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its line ending), decoding bytes line by line.
-
-    Decoding ourselves (rather than through a TextIOWrapper, which decodes in 8 KB chunks) lets a decode
-    error name the exact line it is on.
-    """
-    try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}") from None
-
-    if isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-":
-        path = os.fspath(source)
-        try:
-            stream = open(path, "rb")
-        except FileNotFoundError:
-            raise InputError("no such file", path) from None
-        except IsADirectoryError:
-            raise InputError("is a directory, not a text file", path) from None
-        except OSError as exc:
-            raise InputError(f"cannot read file: {exc.strerror}", path) from None
-        with stream:
-            yield from _decode_lines(stream, codec, path)
-        return
-
-    if isinstance(source, (str, os.PathLike)):  # "-"
-        source = getattr(sys.stdin, "buffer", sys.stdin)  # a replaced sys.stdin may be text-only
-        name = STDIN_NAME
-    else:
-        name = str(getattr(source, "name", "<stream>"))
-    if isinstance(source, io.TextIOBase) or isinstance(getattr(source, "encoding", None), str):
-        yield from _text_lines(source, name)
-    else:
-        yield from _decode_lines(source, codec, name)
-
-
-def _decode_lines(stream: IO[bytes], codec: codecs.CodecInfo, name: str) -> Iterator[tuple[int, str]]:
-    decoder = codec.incrementaldecoder("strict")
-    strip_bom = codec.name == "utf-8"  # a plain utf-8 reader would otherwise keep U+FEFF in the first token
-    pending = ""  # decoded text not yet ended by a newline (only non-empty for non-ASCII-based codecs)
-    lineno = 0
-    for raw in _iter_chunks(stream):
-        try:
-            pending += decoder.decode(raw, final=not raw)
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"not valid {codec.name} text ({exc.reason} at byte {exc.start} of the line); "
-                "try --encoding latin-1 or the file's real encoding",
-                name,
-                lineno + pending.count("\n") + 1,
-            ) from None
-        *complete, pending = pending.split("\n")
-        for text in complete:
-            lineno += 1
-            if lineno == 1 and strip_bom:
-                text = text.removeprefix("\ufeff")
-            yield lineno, text.removesuffix("\r")
-        if not raw:
-            break
-    if pending:  # last line without a final newline
-        lineno += 1
-        if lineno == 1 and strip_bom:
-            pending = pending.removeprefix("\ufeff")
-        yield lineno, pending.removesuffix("\r")
-
-
-def _iter_chunks(stream: IO[bytes]) -> Iterator[bytes]:
-    """Byte lines of the stream, then one b"" so the decoder can flush."""
-    # Not `yield from stream`: that would pass our close() on to the stream, closing the caller's file.
-    for raw in stream:
-        yield raw
-    yield b""
-
-
-def _text_lines(stream: IO[str], name: str) -> Iterator[tuple[int, str]]:
-    lineno = 0
-    try:
-        for text in stream:
-            lineno += 1
-            yield lineno, text.rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        # The stream decodes in chunks, so the line is approximate: the first line not yet read.
-        raise InputError(
-            f"not valid {exc.encoding} text ({exc.reason}); "
-            "try --encoding latin-1 or the file's real encoding",
-            name,
-            lineno + 1,
-        ) from None

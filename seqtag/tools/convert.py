@@ -14,7 +14,6 @@ for the second pass.
 """
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from seqtag.formats.columns import ColumnBlock, _column, column_blocks, decode_error, open_lines
+from seqtag.formats.columns import ColumnBlock, column_blocks, column_index
+from seqtag.formats.conllu import FIELDS as CONLLU_FIELDS, conllu_sentences
+from seqtag.formats.lines import open_lines
 from seqtag.formats.registry import resolve
 from seqtag.data.schemes import convert as convert_tags
 from seqtag.data.schemes import detect_scheme, fits_scheme
@@ -31,7 +32,6 @@ from seqtag.formats.classification import WRITE_FORMATS, format_example, format_
 from seqtag.errors import InputError
 
 TAG_SCHEMES = ("iob1", "iob2", "bioes")
-CONLLU_FIELDS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 DEFAULT_FIELDS = ("form", "upos")
 SEPARATORS = {"space": " ", "tab": "\t"}
 DOCSTART = "-DOCSTART-"
@@ -45,7 +45,6 @@ _KINDS = {  # what each kind of input is called in messages, and the options tha
     "conllu": ("CoNLL-U input", {"--fields", "--separator"}),
     "examples": ("classification data", {"--label-column", "--text-columns"}),
 }
-_NEWDOC = re.compile(r"#\s*newdoc(\s|=|$)")
 
 
 def input_kind(source: str | Path, input_format: str = "auto", output_format: str | None = None,
@@ -159,7 +158,7 @@ def _detect(name: str, blocks: Iterator[ColumnBlock], tag_column: int) -> str:
         for block in blocks:
             if block.rows and not block.docstart:
                 if tag is None:
-                    tag = _column("tag", tag_column, len(block.rows[0]), name, block.line)
+                    tag = column_index("tag", tag_column, len(block.rows[0]), name, block.line)
                 yield [row[tag] for row in block.rows]
 
     scheme = detect_scheme(tag_sequences())
@@ -199,9 +198,9 @@ def _write_blocks(
         rows = block.rows
         if tag is None:
             ncols = len(rows[0])
-            tag = _column("tag", tag_column, ncols, name, block.line)
+            tag = column_index("tag", tag_column, ncols, name, block.line)
             if columns is not None:
-                keep = [_column("selected", i, ncols, name, block.line) for i in columns]
+                keep = [column_index("selected", i, ncols, name, block.line) for i in columns]
             out.write("".join(pending))
         if recode is not None:
             tags = [row[tag] for row in rows]
@@ -284,37 +283,15 @@ def convert_conllu(
                          f"{', '.join(CONLLU_FIELDS)}", "--fields")
     indexes = [CONLLU_FIELDS.index(f) for f in fields]
     docstart = separator.join([DOCSTART] + ["-X-"] * (len(fields) - 1)) + "\n\n"
-    with open_lines(source, encoding) as (name, lines):
-        in_sentence = found = False
-        lineno = 0
-        try:
-            for lineno, line in enumerate(lines, 1):
-                line = line.rstrip("\r\n")
-                if line.startswith("#"):
-                    if _NEWDOC.match(line):
-                        out.write(docstart)
-                    continue
-                if not line.strip():
-                    if in_sentence:
-                        out.write("\n")
-                        in_sentence = False
-                    continue
-                row = line.split("\t")
-                if len(row) != 10:
-                    raise InputError(f"expected 10 tab-separated fields, got {len(row)}", name, lineno)
-                if "-" in row[0] or "." in row[0]:  # multiword token range or empty node
-                    continue
-                values = [row[i] for i in indexes]
-                if separator == " ":
-                    _check_no_spaces([values], name, lineno)
-                out.write(separator.join(values) + "\n")
-                in_sentence = found = True
-        except UnicodeDecodeError:
-            raise decode_error(name, lineno + 1, encoding) from None
-        if in_sentence:
-            out.write("\n")
-        if not found:
-            raise InputError("no sentences found", name)
+    for sentence in conllu_sentences(source, encoding):
+        if sentence.newdoc:
+            out.write(docstart)
+        for row, lineno in zip(sentence.rows, sentence.lines):
+            values = [row[i] for i in indexes]
+            if separator == " ":
+                _check_no_spaces([values], "<stdin>" if str(source) == "-" else str(source), lineno)
+            out.write(separator.join(values) + "\n")
+        out.write("\n")
 
 
 # ---------------------------------------------------------------------------- classification data
