@@ -148,6 +148,22 @@ class Model:
         """One prediction per token list, in order."""
         raise NotImplementedError
 
+    scoring: tuple[str, str] = ("", "")  # the task's functions of seqtag.evaluation.evaluate, see below
+
+    def outcome(self, source: Any, data_config: DataConfig) -> Any:
+        """Predict labelled data; the predictions beside the gold labels (an outcome of
+        :mod:`seqtag.evaluation.evaluate`, which scores itself)."""
+        from seqtag.evaluation import evaluate
+
+        return getattr(evaluate, self.scoring[0])(self, source, data_config)
+
+    @classmethod
+    def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:
+        """Significance of two systems' prediction files against ``gold``: ``(unit, count, metrics)``."""
+        from seqtag.evaluation import evaluate
+
+        return getattr(evaluate, cls.scoring[1])(gold, systems, data_config, **options)
+
     def predict_chunk(self, token_lists: Sequence[Sequence[str]], batch_size: int) -> list[Any]:
         """One prediction per token list (empty lists allowed), in order."""
         raise NotImplementedError

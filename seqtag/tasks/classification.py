@@ -102,18 +102,9 @@ class Classifier(Model):
         report = classification_report(list(gold), list(predicted), self.labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
 
-    def outcome(self, source: Any, data_config: DataConfig) -> Any:
-        """Classify labelled data; the predictions beside the gold labels (:class:`~seqtag.evaluation.evaluate.Classified`)."""
-        from seqtag.evaluation.evaluate import classify_labelled
-
-        return classify_labelled(self, source, data_config)
-
-    @classmethod
-    def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:
-        """Significance of two classifiers' label files against ``gold`` (:func:`~seqtag.evaluation.evaluate.compare_labels`)."""
-        from seqtag.evaluation.evaluate import compare_labels
-
-        return compare_labels(gold, systems, data_config, **options)
+    # how labelled data is predicted beside its gold labels, and two systems' outputs compared (functions of
+    # seqtag.evaluation.evaluate, which the base class's outcome() and compare_predictions() call)
+    scoring = ("classify_labelled", "compare_labels")
 
     def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
                          lines: range | None = None) -> Any:

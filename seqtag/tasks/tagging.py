@@ -256,18 +256,9 @@ class Tagger(Model):
             "accuracy": report["accuracy"],
         }
 
-    def outcome(self, source: Any, data_config: DataConfig) -> Any:
-        """Tag labelled data; the predictions beside the gold tags (:class:`~seqtag.evaluation.evaluate.Tagged`)."""
-        from seqtag.evaluation.evaluate import tag_labelled
-
-        return tag_labelled(self, source, data_config)
-
-    @classmethod
-    def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:
-        """Significance of two taggers' prediction files against ``gold`` (:func:`~seqtag.evaluation.evaluate.compare_tags`)."""
-        from seqtag.evaluation.evaluate import compare_tags
-
-        return compare_tags(gold, systems, data_config, **options)
+    # how labelled data is predicted beside its gold labels, and two systems' outputs compared (functions of
+    # seqtag.evaluation.evaluate, which the base class's outcome() and compare_predictions() call)
+    scoring = ("tag_labelled", "compare_tags")
 
     def prediction_input(self, source: Any, fmt: Any, encoding: str = "utf-8", token_column: int = 0,
                          lines: range | None = None) -> Any:
