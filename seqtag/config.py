@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtag.errors import InputError
+from seqtag.formats.registry import LABELLED
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _known_encoding(value: str) -> str | None:
 
 
 MODEL, TRAINING, DATA = "Model", "Training", "Data"  # help panels of `seqtag train`
-FORMATS = ("auto", "conll", "conllu", "tsv", "csv", "label-tab", "label-space", "fasttext", "jsonl")
+FORMATS = ("auto", *LABELLED)  # of labelled data, from the format registry
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from seqtag.formats.registry import FORMATS
 from seqtag.config import CHOICES
 from seqtag.errors import InputError
 from seqtag.evaluation.metrics import MODES
@@ -84,9 +85,8 @@ Optimizer = _choices("Optimizer", CHOICES["optimizer"])
 Scheme = _choices("Scheme", CHOICES["scheme"])
 UposField = _choices("UposField", CHOICES["conllu_field"])
 DataFormat = _choices("DataFormat", CHOICES["input_format"])  # labelled data for train / evaluate
-InputFormat = _choices(  # prediction input: text lines, or any labelled format with its labels ignored
-    "InputFormat", ("raw", "tokenized", *(f for f in CHOICES["input_format"] if f != "auto"))
-)
+# Prediction (and corpus) input: detected, text lines, or any labelled format with its labels ignored.
+InputFormat = _choices("InputFormat", ("auto", *FORMATS))
 Mode = _choices("Mode", MODES)
 _SETTING_TYPES = {"task": Task, "cell": Cell, "encoder": Encoder, "activation": Activation, "char_encoder": CharEncoder,
                   "head": Head, "pooling": Pooling, "optimizer": Optimizer, "scheme": Scheme, "conllu_field": UposField,

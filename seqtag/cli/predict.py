@@ -6,17 +6,12 @@ import functools
 import gc
 import os
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from seqtag.cli._common import TagOutput, err, reports_input_errors
-from seqtag.formats.registry import FORMATS
-
-# Prediction input: auto, text lines, or any labelled format with its labels ignored.
-InputFormat = Enum("InputFormat", {name: name for name in ("auto", *FORMATS)}, type=str)
+from seqtag.cli._common import InputFormat, TagOutput, err, reports_input_errors
 
 
 @reports_input_errors
