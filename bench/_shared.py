@@ -31,8 +31,12 @@ def machine() -> dict:
 
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__}
+    info = open("/proc/cpuinfo").read().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+    shown = [f for f in ("avx", "fma", "avx2", "avx512f", "avx512_bf16") if f in flags]
+    return {"cpu": cpu, "flags": " ".join(shown), "cores": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__}
 
 
 def write_results(name: str, payload: dict) -> Path:
