@@ -1,4 +1,4 @@
-"""seqtag: neural sequence labelling and text classification from the command line, Python or HTTP.
+"""seqtag: neural sequence labelling and text classification from the command line or from Python.
 
 >>> import seqtag
 >>> tagger = seqtag.load("ner.seqtag")          # doctest: +SKIP

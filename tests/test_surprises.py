@@ -135,3 +135,33 @@ def test_confidences_through_the_api_match_predict_jsonl(trained, tagger, tmp_pa
     assert doc.tags == cli["tags"]
     assert [(s.label, s.start_char, s.end_char) for s in doc.spans] == [(s["type"], s["start"], s["end"]) for s in cli["spans"]]
     assert [round(s.probability, 6) for s in doc.spans] == [s["confidence"] for s in cli["spans"]]
+
+
+def test_on_a_terminal_each_line_is_tagged_as_it_is_entered(trained):
+    """`seqtag predict MODEL -` at a terminal answers each line at once, before the end of input."""
+    import os
+    import pty
+    import re
+    import select
+    import subprocess
+    import sys
+    import time
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "seqtag", "predict", str(trained.model), "-"],
+                               stdin=child, stdout=child, stderr=subprocess.DEVNULL, cwd=ROOT)
+    os.close(child)
+    try:
+        os.write(main, b"John Smith lives in Berlin .\n")
+        seen, deadline = b"", time.monotonic() + 60
+        while re.search(rb"\n\. [A-Z]", seen) is None:  # the last token's row: `. O` (the echo is `Berlin .`)
+            assert time.monotonic() < deadline, seen
+            if select.select([main], [], [], 1)[0]:
+                seen += os.read(main, 4096)
+        assert process.poll() is None  # still waiting for more input: the answer came before the end of input
+        os.write(main, b"\x04")  # Ctrl-D
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)

@@ -21,7 +21,9 @@ from typing import IO, Any
 from seqtag.errors import InputError
 from seqtag.formats.columns import is_column_header
 
-TAG, CLASSIFY = "tag", "classify"
+TAG, CLASSIFY, MULTILABEL = "tag", "classify", "multilabel"
+# The task whose formats each task reads: multi-label classifiers read classification formats.
+FORMAT_TASK = {TAG: TAG, CLASSIFY: CLASSIFY, MULTILABEL: CLASSIFY}
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,20 @@ FORMATS: dict[str, Format] = {
         Format("label-space", CLASSIFY, "`label text` lines (the first word is the label)"),
         Format("fasttext", CLASSIFY, "fastText `__label__X text` lines", (".ft",)),
         Format("jsonl", CLASSIFY, "JSON lines with text and label", (".jsonl", ".ndjson")),
+        # annotation tools' exports (seqtag.formats.annotations)
+        Format("doccano", TAG, "Doccano JSONL with character-offset spans (label or entities)"),
+        Format("label-studio", TAG, "a Label Studio JSON export with labelled spans", line_records=False),
+        Format("label-studio-cls", CLASSIFY, "a Label Studio JSON export with choices", line_records=False),
+        Format("brat", TAG, "brat standoff (.txt and .ann files)", (".ann",), line_records=False),
+        Format("spacy", TAG, "spaCy-style JSONL with character-offset spans or entities"),
+        Format("spacy-cls", CLASSIFY, "spaCy-style JSONL with a cats dict"),
+        Format("token-jsonl", TAG, "JSONL of tokens and tag names (tokens, ner_tags)"),
         Format("raw", None, "plain text, one document per line", (".txt",)),
         Format("tokenized", None, "whitespace-tokenized text, one sentence per line"),
     )
 }
 LABELLED = tuple(name for name, f in FORMATS.items() if f.task is not None)
+SPAN_FORMATS = ("doccano", "label-studio", "brat", "spacy", "token-jsonl")  # read by seqtag.formats.annotations
 TASK_NAMES = {TAG: "tagging", CLASSIFY: "classification"}
 
 _TAG = re.compile(r"^(O|[BIESLU]-\S+|[A-Z$][A-Z$.:,'`()#-]*)$")  # O, B-PER, NN, PRP$, PUNCT …
@@ -128,7 +139,9 @@ def _sniff(lines: list[str], rows: list[str], name: str) -> Sniffed:
     if first.startswith("__label__"):
         return Sniffed(("fasttext",))
     if first.startswith(("{", "[")):
-        return Sniffed(("jsonl",))
+        from seqtag.formats.annotations import sniff_json
+
+        return Sniffed(sniff_json(lines))  # classification JSONL or an annotation tool's export
     if _is_conllu(rows):
         return Sniffed(("conllu",))
     header = is_column_header(rows[0])
@@ -263,6 +276,7 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
     file, what it looks like and the value of ``option`` that settles it.
     """
     name = _name(source)
+    task = FORMAT_TASK.get(task, task) if task is not None else None
     if context is None and task is not None:
         context = f"this model is a {'tagger' if task == TAG else 'classifier'}"
     if requested != "auto":
@@ -275,6 +289,11 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
             raise InputError(f"{option} {requested} has no labels; give the labelled format of {name} "
                              f"({', '.join(_labelled_formats(task))})", option)
         return fmt, source
+    from seqtag.formats.annotations import sniff_path
+
+    by_path = sniff_path(source)  # a brat folder; a spaCy DocBin is an error saying what to do
+    if by_path is not None:
+        return FORMATS[_choose(Sniffed(by_path), name, task, labelled, option, context)], source
     lines, source = head(source, encoding)
     sniffed = sniff(lines, name)
     if not sniffed.formats:  # empty, unreadable or an open stream: the reader has its say
@@ -325,10 +344,35 @@ def _choose(sniffed: Sniffed, name: str, task: str | None, labelled: bool, optio
 
 
 def detect_task(source: Any, encoding: str = "utf-8", input_format: str = "auto") -> str:
-    """The task labelled data is for: from the explicit format, else from what the content looks like."""
-    fmt, _ = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
+    """The task labelled data is for: from the explicit format, else from what the content looks like;
+    classification data whose first lines hold lists of labels is for multi-label classification."""
+    fmt, source = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
     assert fmt.task is not None
+    if fmt.name in ("fasttext", "jsonl") and label_lists(head(source, encoding)[0], fmt.name):
+        return MULTILABEL
     return fmt.task
+
+
+def label_lists(lines: list[str], format: str) -> bool:
+    """Whether some of ``lines`` (of a fasttext or jsonl file) give a text several labels: several
+    ``__label__`` words, or a JSON list of labels (``label`` or ``labels``: Doccano's export)."""
+    import json
+
+    for line in lines:
+        if format == "fasttext":
+            words = line.split()
+            if len(words) > 1 and words[0].startswith("__label__") and words[1].startswith("__label__"):
+                return True
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            value = record.get("label", record.get("labels"))
+            if isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------- reading
@@ -341,6 +385,11 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
     if fmt is None:
         fmt, source = resolve(source, config.input_format, task=TAG, labelled=True, encoding=config.encoding,
                               context=context)
+    if fmt.name in SPAN_FORMATS:
+        from seqtag.formats.annotations import read_annotated, read_options
+
+        yield from read_annotated(source, fmt.name, read_options(config), with_tags=with_tags)
+        return
     if fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 
@@ -356,11 +405,12 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
 
 
 def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", token_column: int = 0, *,
-                          lines: range | None = None) -> Iterator[Any]:
+                          lines: range | None = None, config: Any = None) -> Iterator[Any]:
     """Sentences to tag, streamed from a path, ``-`` (stdin) or a stream: raw text (tokenized by syntok and
     sentence-split, with character offsets), tokenized lines, or CoNLL / CoNLL-U files (their tags ignored).
     With ``lines`` (``--shard``), only the sentences whose first line is in that range
-    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized."""
+    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized. Annotation tools'
+    exports give their texts, tokenized as ``config`` (a model's DataConfig) says."""
     if fmt.name in ("raw", "tokenized"):
         from seqtag.formats.text import read_raw, read_tokenized
 
@@ -368,6 +418,10 @@ def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", tok
         if lines is None:
             return read(source, encoding=encoding)
         sentences = read(source, encoding=encoding, lines=lines)
+    elif fmt.name in SPAN_FORMATS:
+        from seqtag.formats.annotations import read_annotated, read_options
+
+        sentences = read_annotated(source, fmt.name, read_options(config, encoding), with_tags=False)
     elif fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 
@@ -383,3 +437,13 @@ def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", tok
     from seqtag.inference.shards import select
 
     return select(sentences, lines, fmt.line_records)
+
+
+def read_token_lists(source: Any, fmt: Format, encoding: str = "utf-8", token_column: int = 0) -> Iterator[list[str]]:
+    """The token lists (sentences or texts) of ``source`` in any format, labels ignored: what a corpus is
+    made of for training word vectors or measuring their coverage."""
+    if fmt.task == CLASSIFY:
+        from seqtag.formats.classification import read_examples
+
+        return (example.tokens for example in read_examples(source, format=fmt.name, encoding=encoding, with_labels=False))
+    return (sentence.tokens for sentence in read_sentences_to_tag(source, fmt, encoding, token_column))

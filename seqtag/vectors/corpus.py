@@ -21,18 +21,12 @@ def read_tokens(
     The format is detected as every command detects it; labels are ignored. Errors surface while iterating,
     as :class:`InputError`.
     """
-    from seqtag.formats.registry import CLASSIFY, read_sentences_to_tag, resolve
+    from seqtag.formats.registry import read_token_lists, resolve
 
     if input_format not in FORMATS:
         raise ValueError(f"expected input format in {FORMATS}, got {input_format!r}")
     fmt, source = resolve(path, input_format, labelled=False, encoding=encoding)
-    if fmt.task == CLASSIFY:
-        from seqtag.formats.classification import read_examples
-
-        examples = read_examples(source, format=fmt.name, encoding=encoding, with_labels=False)
-        return (e.tokens for e in examples if e.tokens)
-    sentences = read_sentences_to_tag(source, fmt, encoding=encoding, token_column=token_column)
-    return (s.tokens for s in sentences if s.tokens)
+    return (tokens for tokens in read_token_lists(source, fmt, encoding, token_column) if tokens)
 
 
 @dataclass
