@@ -21,9 +21,7 @@ from typing import IO, Any
 from seqtag.errors import InputError
 from seqtag.formats.columns import is_column_header
 
-TAG, CLASSIFY, MULTILABEL = "tag", "classify", "multilabel"
-# The task whose formats each task reads: multi-label classifiers read classification formats.
-FORMAT_TASK = {TAG: TAG, CLASSIFY: CLASSIFY, MULTILABEL: CLASSIFY}
+TAG, CLASSIFY = "tag", "classify"
 
 
 @dataclass(frozen=True)
@@ -47,20 +45,11 @@ FORMATS: dict[str, Format] = {
         Format("label-space", CLASSIFY, "`label text` lines (the first word is the label)"),
         Format("fasttext", CLASSIFY, "fastText `__label__X text` lines", (".ft",)),
         Format("jsonl", CLASSIFY, "JSON lines with text and label", (".jsonl", ".ndjson")),
-        # annotation tools' exports (seqtag.formats.annotations)
-        Format("doccano", TAG, "Doccano JSONL with character-offset spans (label or entities)"),
-        Format("label-studio", TAG, "a Label Studio JSON export with labelled spans", line_records=False),
-        Format("label-studio-cls", CLASSIFY, "a Label Studio JSON export with choices", line_records=False),
-        Format("brat", TAG, "brat standoff (.txt and .ann files)", (".ann",), line_records=False),
-        Format("spacy", TAG, "spaCy-style JSONL with character-offset spans or entities"),
-        Format("spacy-cls", CLASSIFY, "spaCy-style JSONL with a cats dict"),
-        Format("token-jsonl", TAG, "JSONL of tokens and tag names (tokens, ner_tags)"),
         Format("raw", None, "plain text, one document per line", (".txt",)),
         Format("tokenized", None, "whitespace-tokenized text, one sentence per line"),
     )
 }
 LABELLED = tuple(name for name, f in FORMATS.items() if f.task is not None)
-SPAN_FORMATS = ("doccano", "label-studio", "brat", "spacy", "token-jsonl")  # read by seqtag.formats.annotations
 TASK_NAMES = {TAG: "tagging", CLASSIFY: "classification"}
 
 _TAG = re.compile(r"^(O|[BIESLU]-\S+|[A-Z$][A-Z$.:,'`()#-]*)$")  # O, B-PER, NN, PRP$, PUNCT …
@@ -139,9 +128,7 @@ def _sniff(lines: list[str], rows: list[str], name: str) -> Sniffed:
     if first.startswith("__label__"):
         return Sniffed(("fasttext",))
     if first.startswith(("{", "[")):
-        from seqtag.formats.annotations import sniff_json
-
-        return Sniffed(sniff_json(lines))  # classification JSONL or an annotation tool's export
+        return Sniffed(("jsonl",))
     if _is_conllu(rows):
         return Sniffed(("conllu",))
     header = is_column_header(rows[0])
@@ -190,9 +177,11 @@ def head(source: Any, encoding: str = "utf-8") -> tuple[list[str], Any]:
     seekable = getattr(source, "seekable", None)
     if seekable is not None and seekable():  # an open file or StringIO: look, then rewind
         start = source.tell()
-        raw = [line if isinstance(line, bytes) else line.encode("utf-8") for line in _head_bytes(source)]
+        lines = _head_bytes(source)
         source.seek(start)
-        return _decode(raw, encoding if raw and isinstance(raw[0], bytes) else "utf-8"), source
+        if lines and not isinstance(lines[0], bytes):  # a text stream decodes itself
+            return [line.lstrip("\ufeff") if i == 0 else line for i, line in enumerate(lines)], source
+        return _decode(lines, encoding), source
     return [], source  # a pipe opened by the caller cannot be rewound: read as the task usually is
 
 
@@ -276,7 +265,6 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
     file, what it looks like and the value of ``option`` that settles it.
     """
     name = _name(source)
-    task = FORMAT_TASK.get(task, task) if task is not None else None
     if context is None and task is not None:
         context = f"this model is a {'tagger' if task == TAG else 'classifier'}"
     if requested != "auto":
@@ -289,11 +277,6 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
             raise InputError(f"{option} {requested} has no labels; give the labelled format of {name} "
                              f"({', '.join(_labelled_formats(task))})", option)
         return fmt, source
-    from seqtag.formats.annotations import sniff_path
-
-    by_path = sniff_path(source)  # a brat folder; a spaCy DocBin is an error saying what to do
-    if by_path is not None:
-        return FORMATS[_choose(Sniffed(by_path), name, task, labelled, option, context)], source
     lines, source = head(source, encoding)
     sniffed = sniff(lines, name)
     if not sniffed.formats:  # empty, unreadable or an open stream: the reader has its say
@@ -328,15 +311,11 @@ def _choose(sniffed: Sniffed, name: str, task: str | None, labelled: bool, optio
     if labelled and carried is None and task == TAG:
         return "conll"  # columns gone wrong (a row too short, one column): the reader says where
     if carried is not None and task is not None:
-        fix = "raw" if not labelled else ", ".join(_labelled_formats(task))
-        to = f" to {'tag' if task == TAG else 'classify'} the lines as text" if not labelled else ""
-        raise InputError(
-            f"looks like {sniffed.looks_like} ({TASK_NAMES[carried]} data), but {context}; "
-            f"give {option} {fix}{to}" if not labelled else
-            f"looks like {sniffed.looks_like} ({TASK_NAMES[carried]} data), but {context}; "
-            f"give {option} with its format if it is one of: {fix}",
-            name,
-        )
+        if labelled:
+            fix = f"give {option} with its format if it is one of: {', '.join(_labelled_formats(task))}"
+        else:
+            fix = f"give {option} raw to read its lines as text"
+        raise InputError(f"looks like {sniffed.looks_like} ({TASK_NAMES[carried]} data), but {context}; {fix}", name)
     raise InputError(
         f"looks like {sniffed.looks_like}, with no labels; give {option} with its format if it is one of: "
         f"{', '.join(_labelled_formats(task))}", name, sniffed.first_line,
@@ -344,35 +323,10 @@ def _choose(sniffed: Sniffed, name: str, task: str | None, labelled: bool, optio
 
 
 def detect_task(source: Any, encoding: str = "utf-8", input_format: str = "auto") -> str:
-    """The task labelled data is for: from the explicit format, else from what the content looks like;
-    classification data whose first lines hold lists of labels is for multi-label classification."""
-    fmt, source = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
+    """The task labelled data is for: from the explicit format, else from what the content looks like."""
+    fmt, _ = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
     assert fmt.task is not None
-    if fmt.name in ("fasttext", "jsonl") and label_lists(head(source, encoding)[0], fmt.name):
-        return MULTILABEL
     return fmt.task
-
-
-def label_lists(lines: list[str], format: str) -> bool:
-    """Whether some of ``lines`` (of a fasttext or jsonl file) give a text several labels: several
-    ``__label__`` words, or a JSON list of labels (``label`` or ``labels``: Doccano's export)."""
-    import json
-
-    for line in lines:
-        if format == "fasttext":
-            words = line.split()
-            if len(words) > 1 and words[0].startswith("__label__") and words[1].startswith("__label__"):
-                return True
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(record, dict):
-            value = record.get("label", record.get("labels"))
-            if isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
-                return True
-    return False
 
 
 # ---------------------------------------------------------------------------- reading
@@ -385,11 +339,6 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
     if fmt is None:
         fmt, source = resolve(source, config.input_format, task=TAG, labelled=True, encoding=config.encoding,
                               context=context)
-    if fmt.name in SPAN_FORMATS:
-        from seqtag.formats.annotations import read_annotated, read_options
-
-        yield from read_annotated(source, fmt.name, read_options(config), with_tags=with_tags)
-        return
     if fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 
@@ -405,12 +354,11 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
 
 
 def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", token_column: int = 0, *,
-                          lines: range | None = None, config: Any = None) -> Iterator[Any]:
+                          lines: range | None = None) -> Iterator[Any]:
     """Sentences to tag, streamed from a path, ``-`` (stdin) or a stream: raw text (tokenized by syntok and
     sentence-split, with character offsets), tokenized lines, or CoNLL / CoNLL-U files (their tags ignored).
     With ``lines`` (``--shard``), only the sentences whose first line is in that range
-    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized. Annotation tools'
-    exports give their texts, tokenized as ``config`` (a model's DataConfig) says."""
+    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized."""
     if fmt.name in ("raw", "tokenized"):
         from seqtag.formats.text import read_raw, read_tokenized
 
@@ -418,10 +366,6 @@ def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", tok
         if lines is None:
             return read(source, encoding=encoding)
         sentences = read(source, encoding=encoding, lines=lines)
-    elif fmt.name in SPAN_FORMATS:
-        from seqtag.formats.annotations import read_annotated, read_options
-
-        sentences = read_annotated(source, fmt.name, read_options(config, encoding), with_tags=False)
     elif fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 
