@@ -95,11 +95,25 @@ class DataConfig:
         shown="'text'/'sentence' or the rest",
     )
     tokenized: bool = setting(
-        False, "Classification text is already tokenized (split on spaces).", panel=DATA,
+        False, "Classification text is already tokenized (split on spaces); span formats: also one sentence per "
+        "line.", panel=DATA,
         flags=("--tokenized", "--untokenized"), shown="untokenized: syntok",
     )
     max_tokens: int = setting(
         0, "Truncate classification texts to this many tokens, 0 = keep all.", panel=DATA, min=0, zero="keep all",
+    )
+    misaligned: str = setting(
+        "error", "Span formats (Doccano, Label Studio, brat, spaCy): a span whose ends cut a token is an error "
+        "listing them; expand widens it to the tokens it touches, drop leaves it out (both listed on stderr).",
+        panel=DATA, choices=("error", "expand", "drop"),
+    )
+    overlaps: str = setting(
+        "error", "Span formats: spans sharing a token are an error naming both; longest keeps the longer one.",
+        panel=DATA, choices=("error", "longest"),
+    )
+    annotation: str = setting(
+        "first", "Label Studio: the annotation of a task to read: the first or last one not cancelled, or the "
+        "first prediction (pre-annotations).", panel=DATA, choices=("first", "last", "prediction"),
     )
 
 

@@ -64,6 +64,11 @@ class OutputFormat(str, Enum):
 class TagOutput(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
+    # annotation tools (seqtag.formats.annotation_writers.WRITERS)
+    label_studio = "label-studio"
+    doccano = "doccano"
+    brat = "brat"
+    spacy = "spacy"
 
 
 def _choices(name: str, values: Iterable[str]) -> Any:

@@ -9,18 +9,19 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import DataFormat, OutputFormat, Scheme, Task, UposField, reports_input_errors
+from seqtag.cli._common import DataFormat, OutputFormat, Scheme, Task, UposField, choice_type, reports_input_errors
 
 data = typer.Typer(name="data", help="Look at data before training: `seqtag data check`.", no_args_is_help=True)
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
+ExistingData = dict(exists=True, readable=True)  # a file, or a folder (brat standoff)
 _MARKS = {"ok": "[green]✔[/]", "warning": "[yellow]⚠[/]", "error": "[red]✖[/]"}
 
 
 @data.command("check")
 @reports_input_errors
 def check(
-    train: Annotated[Path, typer.Argument(help="Training data: a column / CoNLL-U file, or classification data.", **ExistingFile)],
-    dev: Annotated[Optional[Path], typer.Option(help="Dev data, checked too and against train.", **ExistingFile)] = None,
+    train: Annotated[Path, typer.Argument(help="Training data: a column / CoNLL-U file, an annotation tool's export or brat folder, or classification data.", **ExistingData)],
+    dev: Annotated[Optional[Path], typer.Option(help="Dev data, checked too and against train.", **ExistingData)] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: how many train and dev words they cover.", **ExistingFile)] = None,
     config: Annotated[Optional[Path], typer.Option(help="A TOML config file; its data settings apply, as for `seqtag train`.", **ExistingFile)] = None,
     task: Annotated[Optional[Task], typer.Option(help="tag or classify. (default: auto, as `seqtag train` guesses)")] = None,
@@ -33,6 +34,9 @@ def check(
     text_columns: Annotated[Optional[str], typer.Option(help="Classification TSV/CSV/JSONL: comma-separated text columns, joined. (default: 'text'/'sentence' or the rest)")] = None,
     tokenized: Annotated[Optional[bool], typer.Option("--tokenized/--untokenized", help="Classification text is already tokenized. (default: untokenized: syntok)")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the data files. (default: utf-8)")] = None,
+    misaligned: Annotated[Optional[choice_type("misaligned")], typer.Option(help="Annotation tools' spans whose ends cut a token: error, expand or drop. (default: error)", show_default=False)] = None,
+    overlaps: Annotated[Optional[choice_type("overlaps")], typer.Option(help="Annotation tools' spans sharing a token: error, or keep the longest. (default: error)", show_default=False)] = None,
+    annotation: Annotated[Optional[choice_type("annotation")], typer.Option(help="Label Studio: the annotation of a task to read: first, last, or prediction. (default: first)", show_default=False)] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Report sentences / texts longer than this many tokens. (default: 250 for tagging, 1000 for classification)", min=1)] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A readable report, or one JSON object.")] = OutputFormat.table,
     embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
@@ -45,7 +49,7 @@ def check(
     settings: dict[str, Any] = read_toml(config) if config is not None else {}
     given = dict(task=task, input_format=input_format, token_column=token_column, tag_column=tag_column,
                  conllu_field=conllu_field, scheme=scheme, label_column=label_column, text_columns=text_columns,
-                 tokenized=tokenized, encoding=encoding)
+                 tokenized=tokenized, encoding=encoding, misaligned=misaligned, overlaps=overlaps, annotation=annotation)
     for key, value in given.items():
         if value is not None:
             settings[key] = check_value(key, getattr(value, "value", value), f"--{key.replace('_', '-')}")

@@ -30,6 +30,7 @@ def predict(
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
     workers: Annotated[int, typer.Option(help="Processes that tag --chunk-sized parts of the input in parallel, each holding the model and using one torch thread, while this one reads the input and writes the results in input order: the same output as --workers 1. Pays off on inputs of many chunks; raw text is tokenized by this process, so it gains less than tokenized or column input. (default: 1, no extra processes)", min=1, show_default=False)] = 1,
     device: Annotated[str, typer.Option(help="Where the model runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. (default: auto)")] = "auto",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The folder to write for --format brat (one .txt and .ann per text); other formats go to stdout.")] = None,
     shard: Annotated[Optional[str], typer.Option(metavar="I/N", help="Tag part I of N (counted from 0) of the input file: the sentences or texts whose first line lies in the I-th of N equal line ranges, so that `cat` of the outputs of parts 0 to N-1 is the output for the whole file (JSONL keeps the file's line numbers). For independent jobs: GNU parallel, Slurm arrays, map tasks. Needs a file, not stdin; combines with --workers. (default: the whole input)")] = None,
 ) -> None:
     """Tag or classify text with a trained model and write the result to stdout."""
@@ -66,6 +67,12 @@ def predict(
         output_format = TagOutput.jsonl if (confidence or nbest or top_k) else TagOutput.conll
     if (confidence or nbest) and output_format is not TagOutput.jsonl:
         raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
+    from seqtag.formats.annotation_writers import WRITERS
+
+    if (output_format.value == "brat") != (output is not None):
+        raise InputError("--format brat writes a folder: give it with --output DIR (other formats go to stdout)", "--output")
+    if nbest and output_format.value in WRITERS:
+        raise InputError(f"--nbest needs --format jsonl ({output_format.value} takes one analysis per text)")
     try:
         with contextlib.ExitStack() as stack:
             if workers > 1:
@@ -96,11 +103,32 @@ def predict(
                 from seqtag.inference.workers import WorkerPool
 
                 pool = stack.enter_context(WorkerPool(loaded, model, workers))
+            if output_format.value in WRITERS:  # documents for an annotation tool, with each span's probability
+                _annotate(loaded, pool, source, fmt, output_format.value, lines, encoding, batch_size, chunk, output,
+                          model.name)
+                return
             _predict(loaded, pool, source, fmt, output_format, lines, token_column, encoding, batch_size, chunk,
                      top_k, confidence, nbest or 0)
     except WorkerDied as died:
         err.print(f"seqtag: error: {died}", markup=False)
         raise typer.Exit(1) from None
+
+
+def _annotate(loaded, pool, source, fmt, output_format: str, lines: Optional[range], encoding: str, batch_size: int,
+              chunk: int, folder: Optional[Path], model_version: str) -> None:
+    """Predict and write documents for an annotation tool (seqtag.formats.annotation_writers): to stdout, or
+    into ``folder`` (brat); the formats that hold probabilities get the span and document probabilities."""
+    from seqtag.formats.annotation_writers import SCORED, AnnotationOutput
+    from seqtag.tasks.base import in_chunks
+
+    items = loaded.prediction_input(source, fmt, encoding=encoding, lines=lines)
+    scored = output_format in SCORED
+    method, options = loaded.prediction_job(scored, 1 if scored else 0)
+    if pool is not None:
+        results = pool.predict(items, chunk, method, batch_size=batch_size, **options)
+    else:
+        results = in_chunks(items, functools.partial(getattr(loaded, method), batch_size=batch_size, **options), chunk)
+    loaded.write_predictions(results, AnnotationOutput(sys.stdout, folder, model_version), output_format)
 
 
 def _predict(loaded, pool, source, fmt, output_format: TagOutput, lines: Optional[range], token_column: int,

@@ -13,6 +13,7 @@ from seqtag.cli._common import Amp, choice_type, err, is_tty, reports_input_erro
 from seqtag.config import DATA, MODEL, TRAINING
 
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
+ExistingData = dict(exists=True, readable=True)  # a file, or a folder (brat standoff)
 HARDWARE = "Hardware"  # the other help panels are declared with the settings (config.py)
 
 
@@ -54,10 +55,10 @@ class ProgressCallbacks:
 
 @reports_input_errors
 def train(
-    train_file: Annotated[Path, typer.Option("--train", help="Training data (CoNLL columns or CoNLL-U, or texts to classify).", **ExistingFile)],
+    train_file: Annotated[Path, typer.Option("--train", help="Training data (CoNLL columns or CoNLL-U, an annotation tool's export or brat folder, or texts to classify).", **ExistingData)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model file; an existing file is replaced only with --force. (default: model.seqtag)", show_default=False)] = Path("model.seqtag"),
     force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.", metavar="")] = False,
-    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection; without it the last epoch is kept.", **ExistingFile)] = None,
+    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Dev data for early stopping and model selection; without it the last epoch is kept.", **ExistingData)] = None,
     embeddings: Annotated[Optional[Path], typer.Option(help="Pretrained vectors: word2vec .bin/.txt, GloVe .txt, fastText .vec, .gz, gensim .kv.", **ExistingFile)] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings (keys named like the options, e.g. char-encoder = \"lstm\"); command-line options override it.", **ExistingFile)] = None,
     # training (the settings of the config dataclasses are added to this signature below)

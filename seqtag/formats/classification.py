@@ -85,6 +85,7 @@ def read_examples(
     max_tokens: int | None = None,
     with_labels: bool = True,
     context: str | None = None,
+    annotation: str = "first",
 ) -> Iterator[Example]:
     """Stream the examples of ``source`` (a path, ``"-"`` for stdin, or an open text or binary stream).
 
@@ -126,6 +127,10 @@ def read_examples(
         def tokenize(text: str) -> list[str]:
             return whole(text)[:max_tokens]
 
+    if format not in _PARSERS:  # an annotation tool's export (``annotation``: which one of a Label Studio task)
+        from seqtag.formats.annotations import read_labelled_texts
+
+        return read_labelled_texts(source, format, encoding, with_labels, tokenize, annotation)
     options = _Options(with_labels, label_column, text_columns, tokenize)
     return _read(source, format, encoding, options)
 

@@ -45,11 +45,20 @@ FORMATS: dict[str, Format] = {
         Format("label-space", CLASSIFY, "`label text` lines (the first word is the label)"),
         Format("fasttext", CLASSIFY, "fastText `__label__X text` lines", (".ft",)),
         Format("jsonl", CLASSIFY, "JSON lines with text and label", (".jsonl", ".ndjson")),
+        # annotation tools' exports (seqtag.formats.annotations)
+        Format("doccano", TAG, "Doccano JSONL with character-offset spans (label or entities)"),
+        Format("label-studio", TAG, "a Label Studio JSON export with labelled spans", line_records=False),
+        Format("label-studio-cls", CLASSIFY, "a Label Studio JSON export with choices", line_records=False),
+        Format("brat", TAG, "brat standoff (.txt and .ann files)", (".ann",), line_records=False),
+        Format("spacy", TAG, "spaCy-style JSONL with character-offset spans or entities"),
+        Format("spacy-cls", CLASSIFY, "spaCy-style JSONL with a cats dict"),
+        Format("token-jsonl", TAG, "JSONL of tokens and tag names (tokens, ner_tags)"),
         Format("raw", None, "plain text, one document per line", (".txt",)),
         Format("tokenized", None, "whitespace-tokenized text, one sentence per line"),
     )
 }
 LABELLED = tuple(name for name, f in FORMATS.items() if f.task is not None)
+SPAN_FORMATS = ("doccano", "label-studio", "brat", "spacy", "token-jsonl")  # read by seqtag.formats.annotations
 TASK_NAMES = {TAG: "tagging", CLASSIFY: "classification"}
 
 _TAG = re.compile(r"^(O|[BIESLU]-\S+|[A-Z$][A-Z$.:,'`()#-]*)$")  # O, B-PER, NN, PRP$, PUNCT …
@@ -128,7 +137,9 @@ def _sniff(lines: list[str], rows: list[str], name: str) -> Sniffed:
     if first.startswith("__label__"):
         return Sniffed(("fasttext",))
     if first.startswith(("{", "[")):
-        return Sniffed(("jsonl",))
+        from seqtag.formats.annotations import sniff_json
+
+        return Sniffed(sniff_json(lines))  # classification JSONL or an annotation tool's export
     if _is_conllu(rows):
         return Sniffed(("conllu",))
     header = is_column_header(rows[0])
@@ -277,6 +288,11 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
             raise InputError(f"{option} {requested} has no labels; give the labelled format of {name} "
                              f"({', '.join(_labelled_formats(task))})", option)
         return fmt, source
+    from seqtag.formats.annotations import sniff_path
+
+    by_path = sniff_path(source)  # a brat folder; a spaCy DocBin is an error saying what to do
+    if by_path is not None:
+        return FORMATS[_choose(Sniffed(by_path), name, task, labelled, option, context)], source
     lines, source = head(source, encoding)
     sniffed = sniff(lines, name)
     if not sniffed.formats:  # empty, unreadable or an open stream: the reader has its say
@@ -339,6 +355,11 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
     if fmt is None:
         fmt, source = resolve(source, config.input_format, task=TAG, labelled=True, encoding=config.encoding,
                               context=context)
+    if fmt.name in SPAN_FORMATS:
+        from seqtag.formats.annotations import read_annotated, read_options
+
+        yield from read_annotated(source, fmt.name, read_options(config), with_tags=with_tags)
+        return
     if fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 
@@ -354,11 +375,12 @@ def read_sentences(source: Any, config: Any, with_tags: bool = True, fmt: Format
 
 
 def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", token_column: int = 0, *,
-                          lines: range | None = None) -> Iterator[Any]:
+                          lines: range | None = None, config: Any = None) -> Iterator[Any]:
     """Sentences to tag, streamed from a path, ``-`` (stdin) or a stream: raw text (tokenized by syntok and
     sentence-split, with character offsets), tokenized lines, or CoNLL / CoNLL-U files (their tags ignored).
     With ``lines`` (``--shard``), only the sentences whose first line is in that range
-    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized."""
+    (:func:`seqtag.inference.shards.select`); raw text outside it is not tokenized. Annotation tools'
+    exports give their texts, tokenized as ``config`` (a model's DataConfig) says."""
     if fmt.name in ("raw", "tokenized"):
         from seqtag.formats.text import read_raw, read_tokenized
 
@@ -366,6 +388,10 @@ def read_sentences_to_tag(source: Any, fmt: Format, encoding: str = "utf-8", tok
         if lines is None:
             return read(source, encoding=encoding)
         sentences = read(source, encoding=encoding, lines=lines)
+    elif fmt.name in SPAN_FORMATS:
+        from seqtag.formats.annotations import read_annotated, read_options
+
+        sentences = read_annotated(source, fmt.name, read_options(config, encoding), with_tags=False)
     elif fmt.name == "conllu":
         from seqtag.formats.conllu import read_conllu
 

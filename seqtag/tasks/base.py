@@ -249,6 +249,14 @@ class Model:
             raise InputError(f"this is a {body['task']} model, not a {cls.task} model", path)
         return cls.from_archive(body, path)
 
+    # ---- active learning: `seqtag select` ----
+
+    strategies: tuple[str, ...] = ()  # the uncertainty measures of :meth:`uncertainty`, the default first
+
+    def uncertainty(self, groups: Sequence[Sequence[Sequence[str]]], strategy: str, batch_size: int = PREDICT_BATCH) -> list[float]:
+        """How unsure the model is of each group of token lists (the sentences of one text): higher = more."""
+        raise NotImplementedError
+
     # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
     # (the tools call these through seqtag.tasks.task_class(name); findings are (level, message) pairs)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -123,12 +124,21 @@ class Classifier(Model):
         return "predict_chunk", {}
 
     def check_prediction_options(self, output_format: str, top_k: int | None) -> None:
+        if output_format == "brat":
+            raise InputError("brat standoff holds spans, not a class per text; choose label-studio, doccano or spacy",
+                             "--format")
         if top_k is not None and output_format != "jsonl":
             raise InputError("needs --format jsonl (class probabilities have no place in one label per line)", "--top-k")
 
     def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
                           confidence: bool = False, nbest: int = 0) -> None:
-        """``(text, class probabilities)`` pairs as one label per line or JSONL records."""
+        """``(text, class probabilities)`` pairs as one label per line or JSONL records, or as documents for an
+        annotation tool (``out``: a stream or an AnnotationOutput)."""
+        from seqtag.formats.annotation_writers import WRITERS, classified_documents, write_documents
+
+        if output_format in WRITERS:
+            write_documents(classified_documents(results, self.labels.items), out, output_format)
+            return
         from seqtag.formats.writers import write_classified
 
         write_classified(results, out, output_format, self.labels.items, top_k, confidence, nbest)
@@ -137,6 +147,28 @@ class Classifier(Model):
         """Examples from ``source`` read the way the training data was (text columns, tokenization)."""
         config = dataclasses.replace(self.data_config, **overrides)
         return read_data(source, config, input_format, with_labels)
+
+    # ---- active learning: `seqtag select` ----
+
+    strategies = ("entropy", "least-confidence", "margin")
+
+    def uncertainty(self, groups: Sequence[Sequence[Sequence[str]]], strategy: str = "entropy",
+                    batch_size: int = PREDICT_BATCH) -> list[float]:
+        """How unsure the classifier is of each text (a group of one token list), higher = more: the entropy
+        of the class probabilities, 1 - the top probability, or 1 - (top - second)."""
+        if strategy not in self.strategies:
+            raise InputError(f"unknown strategy {strategy!r}; classifiers have {', '.join(self.strategies)}", "--strategy")
+        texts = [[token for tokens in group for token in tokens] for group in groups]
+        out = []
+        for probs in self.probabilities(texts, batch_size):
+            ranked = sorted(probs, reverse=True) + [0.0, 0.0]
+            if not probs:
+                out.append(0.0)
+            elif strategy == "entropy":
+                out.append(-sum(p * math.log(p) for p in probs if p > 0))
+            else:
+                out.append(1.0 - ranked[0] if strategy == "least-confidence" else 1.0 - (ranked[0] - ranked[1]))
+        return out
 
     # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
 
@@ -207,6 +239,7 @@ def read_data(source: Any, config: DataConfig, input_format: str | None = None, 
         max_tokens=config.max_tokens or None,
         with_labels=with_labels,
         context=context,
+        annotation=config.annotation,
     )
 
 

@@ -265,7 +265,7 @@ class Tagger(Model):
         """Sentences to tag from ``source`` in the registry format ``fmt`` (labels in it are ignored)."""
         from seqtag.formats.registry import read_sentences_to_tag
 
-        return read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines)
+        return read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines, config=self.data_config)
 
     def prediction_job(self, confidence: bool, nbest: int) -> tuple[str, dict[str, Any]]:
         """The prediction method (by name, for worker processes) and its options."""
@@ -279,7 +279,13 @@ class Tagger(Model):
 
     def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
                           confidence: bool = False, nbest: int = 0) -> None:
-        """``(sentence, prediction)`` pairs as CoNLL columns or JSONL records."""
+        """``(sentence, prediction)`` pairs as CoNLL columns or JSONL records, or as documents for an annotation
+        tool (``out``: a stream, or an AnnotationOutput for a brat folder and a model version)."""
+        from seqtag.formats.annotation_writers import WRITERS, tagged_documents, write_documents
+
+        if output_format in WRITERS:
+            write_documents(tagged_documents(results, self.data_scheme), out, output_format)
+            return
         from seqtag.formats.writers import write_details, write_tagged
 
         if confidence or nbest:
@@ -293,6 +299,50 @@ class Tagger(Model):
     @classmethod
     def archive_state(cls, body: dict[str, Any]) -> dict[str, Any]:
         return {"data_scheme": body["schemes"]["data"]}
+
+    # ---- active learning: `seqtag select` ----
+
+    strategies = ("entropy", "least-confidence", "margin")
+
+    def uncertainty(self, groups: Sequence[Sequence[Sequence[str]]], strategy: str = "entropy",
+                    batch_size: int = PREDICT_BATCH) -> list[float]:
+        """How unsure the model is of each group of token lists (the sentences of one text), higher = more:
+        ``entropy`` sums the entropy of every token's tag marginals (total token entropy, Settles & Craven
+        2008); ``least-confidence`` is 1 - p(the best tag sequences of all the sentences); ``margin`` is 1 -
+        (p(best) - p(second best)) of the text's least certain sentence. Probabilities are the CRF's (or a
+        softmax head's, as in :meth:`predict_details`); an empty group scores 0."""
+        flat = [(g, tokens) for g, group in enumerate(groups) for tokens in group if tokens]
+        sentences = [tokens for _, tokens in flat]
+        if strategy == "entropy":
+            per = self._entropies(sentences, batch_size)
+            totals = [0.0] * len(groups)
+            for (g, _), value in zip(flat, per):
+                totals[g] += value
+            return totals
+        if strategy not in ("least-confidence", "margin"):
+            raise InputError(f"unknown strategy {strategy!r}; taggers have {', '.join(self.strategies)}", "--strategy")
+        details = self.predict_details(sentences, batch_size, nbest=2 if strategy == "margin" else 1)
+        best = [1.0] * len(groups)  # least-confidence: p(every sentence's best path); margin: the smallest margin
+        for (g, _), detail in zip(flat, details):
+            ranked = [p for _, p in detail.nbest or []] + [0.0, 0.0]
+            best[g] = best[g] * ranked[0] if strategy == "least-confidence" else min(best[g], ranked[0] - ranked[1])
+        return [1.0 - value if any(group) else 0.0 for value, group in zip(best, groups)]
+
+    def _entropies(self, sentences: Sequence[Sequence[str]], batch_size: int) -> list[float]:
+        """Per token list, the sum over its tokens of the entropy (nats) of the tag marginals."""
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        out = [0.0] * len(sentences)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                batch = self.collate([sentences[i] for i in chunk])
+                crf, emissions = self._distribution(batch)
+                # shape: (B, T, K)
+                marginals = crf.marginals(emissions, batch.mask)
+                entropy = -(marginals * marginals.clamp_min(1e-12).log()).sum(2) * batch.mask
+                for i, value in zip(chunk, entropy.sum(1).tolist()):
+                    out[i] = value
+        return out
 
     # ---- checks and descriptions: `seqtag data check`, `seqtag diagnose`, `seqtag info`, settings ----
 

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from seqtag.formats.columns import ColumnBlock, column_blocks, column_index
 from seqtag.formats.conllu import FIELDS as CONLLU_FIELDS, conllu_sentences
@@ -30,6 +30,11 @@ from seqtag.data.schemes import convert as convert_tags
 from seqtag.data.schemes import detect_scheme, fits_scheme
 from seqtag.formats.classification import WRITE_FORMATS, format_example, format_header, read_examples
 from seqtag.errors import InputError
+from seqtag.formats.annotation_writers import CONVERT_WRITERS
+from seqtag.formats.annotations import LABEL_FORMATS
+from seqtag.formats.registry import SPAN_FORMATS
+
+DOCUMENT_FORMATS = SPAN_FORMATS + LABEL_FORMATS  # annotation tools' data (seqtag.formats.annotations)
 
 TAG_SCHEMES = ("iob1", "iob2", "bioes")
 DEFAULT_FIELDS = ("form", "upos")
@@ -44,6 +49,8 @@ _KINDS = {  # what each kind of input is called in messages, and the options tha
     "columns": ("column files", {"--to", "--from", "--columns", "--separator"}),
     "conllu": ("CoNLL-U input", {"--fields", "--separator"}),
     "examples": ("classification data", {"--label-column", "--text-columns"}),
+    "documents": ("annotation tools' data", {"--to", "--from", "--tag-column", "--label-column", "--misaligned",
+                                             "--overlaps", "--annotation", "--tokenized"}),
 }
 
 
@@ -53,8 +60,20 @@ def input_kind(source: str | Path, input_format: str = "auto", output_format: st
     the file name (``.conllu``) and the options: ``--fields`` means CoNLL-U, a classification output
     format means classification input unless the file looks like a column file."""
     auto = input_format == "auto"
+    if input_format in DOCUMENT_FORMATS or output_format in CONVERT_WRITERS:
+        return "documents"  # an annotation tool's export in, or out
     if input_format == "conllu" or (auto and (fields is not None or str(source).endswith(".conllu"))):
         return "conllu"
+    if auto and str(source) != "-":
+        from seqtag.formats.annotations import sniff_path
+
+        if sniff_path(source) is not None:  # a brat folder (a spaCy DocBin is an error saying what to do)
+            return "documents"
+        try:
+            if _labelled_format(source) in DOCUMENT_FORMATS:
+                return "documents"
+        except InputError:
+            pass  # the conversion's own reader says what is wrong
     if input_format in WRITE_FORMATS:
         return "examples"
     if auto and output_format in WRITE_FORMATS and (str(source) == "-" or _labelled_format(source) in WRITE_FORMATS):
@@ -83,19 +102,32 @@ def convert_file(
     label_column: str | None = None,
     text_columns: Sequence[str] | None = None,
     encoding: str = "utf-8",
+    misaligned: str | None = None,
+    overlaps: str | None = None,
+    annotation: str | None = None,
+    tokenized: bool | None = None,
 ) -> None:
     """Convert ``source`` (a path, or ``-`` for stdin) onto ``out``, choosing the conversion by
     :func:`input_kind`. ``separator`` is ``space`` or ``tab``. An option that does not apply to the input
-    raises :class:`InputError` naming it."""
+    raises :class:`InputError` naming it. ``misaligned``, ``overlaps``, ``annotation`` and ``tokenized`` are
+    the DataConfig settings of annotation tools' data (:func:`convert_documents`)."""
     kind = input_kind(source, input_format, output_format, fields)
     what, applies = _KINDS[kind]
     given = {
         "--to": to_scheme, "--from": None if from_scheme == "auto" else from_scheme, "--columns": columns,
         "--fields": fields, "--separator": separator, "--label-column": label_column, "--text-columns": text_columns,
+        "--misaligned": misaligned, "--overlaps": overlaps, "--annotation": annotation, "--tokenized": tokenized or None,
+        "--tag-column": None if tag_column == -1 or kind == "columns" else tag_column,
     }
     for option, value in given.items():
         if value is not None and option not in applies:
             raise InputError(f"{option} does not apply to {what}")
+    if kind == "documents":
+        convert_documents(source, out, input_format=input_format, output_format=output_format, to_scheme=to_scheme,
+                          from_scheme=from_scheme, tag_column=tag_column, label_column=label_column, encoding=encoding,
+                          misaligned=misaligned or "error", overlaps=overlaps or "error", annotation=annotation or "first",
+                          tokenized=bool(tokenized))
+        return
     if kind != "examples" and output_format not in (None, "conll"):
         raise InputError(f"--output-format {output_format} is for classification data; {what} become column files")
     sep = None if separator is None else SEPARATORS[separator]
@@ -292,6 +324,86 @@ def convert_conllu(
                 _check_no_spaces([values], "<stdin>" if str(source) == "-" else str(source), lineno)
             out.write(separator.join(values) + "\n")
         out.write("\n")
+
+
+# ---------------------------------------------------------------------------- annotation tools' data
+
+
+def convert_documents(
+    source: str | Path,
+    out: Any,
+    *,
+    input_format: str = "auto",
+    output_format: str | None = None,
+    to_scheme: str | None = None,
+    from_scheme: str = "auto",
+    tag_column: int = -1,
+    label_column: str | None = None,
+    encoding: str = "utf-8",
+    misaligned: str = "error",
+    overlaps: str = "error",
+    annotation: str = "first",
+    tokenized: bool = False,
+) -> None:
+    """Annotation tools' data (:mod:`seqtag.formats.annotations`) to CoNLL columns or another tool's format,
+    and tagging data (CoNLL columns, CoNLL-U) or classification data to a tool's format, one record at a
+    time. Spans become IOB2 tags (``to_scheme`` re-encodes them) through the tokenizer `seqtag predict`
+    uses; ``out`` is a text stream, or an AnnotationOutput for a brat folder."""
+    from seqtag.config import DataConfig
+    from seqtag.formats.annotation_writers import (
+        CLASSIFICATION_WRITERS, CONVERT_WRITERS, OutDoc, tagged_documents, write_documents,
+    )
+    from seqtag.formats.registry import CLASSIFY, read_sentences
+
+    fmt, source = resolve(source, input_format, labelled=True, encoding=encoding)
+    if fmt.task == CLASSIFY:
+        if output_format not in (*WRITE_FORMATS, *CLASSIFICATION_WRITERS):
+            choices = ", ".join(dict.fromkeys((*WRITE_FORMATS, *CLASSIFICATION_WRITERS)))
+            raise InputError(f"{fmt.looks_like} is classification data: give --output-format {choices}")
+        if to_scheme is not None:
+            raise InputError("--to re-encodes tags; classification data has labels")
+        examples = read_examples(source, format=fmt.name, label_column=label_column, encoding=encoding, tokenized=True,
+                                 annotation=annotation)
+        if output_format in CLASSIFICATION_WRITERS:
+            write_documents((OutDoc(e.text, label=e.label, gold=True) for e in examples if e.label is not None), out,
+                            output_format)
+            return
+        name = "<stdin>" if str(source) == "-" else str(source)
+        header = format_header(output_format)
+        for example in examples:
+            try:
+                line = format_example(example.label, example.text, output_format)  # type: ignore[arg-type]
+            except ValueError as error:
+                raise InputError(str(error), name, example.line) from None
+            out.write(header + line)
+            header = ""
+        return
+    output_format = output_format or "conll"
+    if output_format != "conll" and output_format not in CONVERT_WRITERS:
+        raise InputError(f"{fmt.looks_like} is tagging data: give --output-format conll or one of "
+                         f"{', '.join(CONVERT_WRITERS)}")
+    config = DataConfig(input_format=fmt.name, encoding=encoding, tag_column=tag_column, label_column=label_column or "",
+                        misaligned=misaligned, overlaps=overlaps, annotation=annotation, tokenized=tokenized)
+    spans_in = fmt.name in DOCUMENT_FORMATS and fmt.name != "token-jsonl"  # tags made here, in IOB2
+    source_scheme = "iob2" if spans_in else from_scheme
+    if source_scheme == "auto" and (to_scheme is not None or output_format != "conll"):
+        if str(source) == "-":
+            raise InputError("give --from: the scheme of tags read from standard input cannot be detected first")
+        source_scheme = detect_scheme(s.tags or [] for s in read_sentences(source, config, fmt=fmt))
+    sentences = read_sentences(source, config, fmt=fmt)
+    if output_format != "conll":
+        if source_scheme == "plain":
+            raise InputError("the tags have no B-/I- prefixes (POS tags?), so they make no spans; choose the tag "
+                             "column with --tag-column", str(source))
+        write_documents(tagged_documents(((s, s.tags) for s in sentences), source_scheme, gold=True), out, output_format)
+        return
+    target = to_scheme
+    for sentence in sentences:
+        tags = sentence.tags or []
+        if target is not None and target != source_scheme:
+            tags = _recode(tags, source_scheme, target)
+        sep = "\t" if any(" " in token for token in sentence.tokens) else " "
+        out.write("".join(f"{token}{sep}{tag}\n" for token, tag in zip(sentence.tokens, tags)) + "\n")
 
 
 # ---------------------------------------------------------------------------- classification data

@@ -126,7 +126,7 @@ def check_data(
     from seqtag.tasks import task_class
 
     for path in (train, dev):
-        if path is not None and not Path(path).is_file():
+        if path is not None and not Path(path).is_file() and not Path(path).is_dir():  # a folder: brat standoff
             # A pipe would be empty on the second pass (the scheme is detected first).
             raise InputError("no such file" if not Path(path).exists() else "not a regular file", path)
     if task == "auto":
