@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SEQTAG := $(BIN)/seqtag
 DEMO := demo-output
 
-.PHONY: install test test-slow demo sample-data clean
+.PHONY: install browser test test-slow demo sample-data clean
 
 # The venv is rebuilt when pyproject.toml changes. torch is pinned here (the package only asks for
 # torch>=2.2) so pip takes the CPU wheel instead of a multi-GB CUDA build.
@@ -19,7 +19,22 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-test: install
+# The browser tests (tests/test_serve_live.py) drive Debian's chromium through its chromedriver, never a browser
+# downloaded at run time. Installed only when missing, and only as root with apt-get (as CI runs); elsewhere
+# the tests skip and say why. A failed install stops the run rather than silently skipping them.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and chromium-driver for the browser tests (apt-get, once)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null \
+	      || { echo "apt-get could not install chromium"; exit 1; }; \
+	  else \
+	    echo "no chromium here: the browser tests will skip (as root: apt-get install chromium chromium-driver)"; \
+	  fi; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 test-slow: install

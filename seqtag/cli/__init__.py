@@ -20,6 +20,7 @@ from seqtag.cli.evaluate import evaluate
 from seqtag.cli.info import info
 from seqtag.cli.plot import plot
 from seqtag.cli.predict import predict
+from seqtag.cli.serve import serve
 from seqtag.cli.select import select
 from seqtag.cli.train import train
 
@@ -80,6 +81,7 @@ app.command()(evaluate)
 app.command()(predict)
 app.command()(select)
 app.command()(info)
+app.command()(serve)
 app.add_typer(plot, name="plot")
 app.add_typer(diagnose_app, name="diagnose")
 app.command()(convert)

@@ -64,6 +64,7 @@ class OutputFormat(str, Enum):
 class TagOutput(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
+    html = "html"
     # annotation tools (seqtag.formats.annotation_writers.WRITERS)
     label_studio = "label-studio"
     doccano = "doccano"

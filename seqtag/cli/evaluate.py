@@ -24,6 +24,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="--compare: random seed.")] = 1,
     errors: Annotated[bool, typer.Option("--errors", help="Also list the errors: false positives / negatives, wrong types, boundaries, by type, most frequent first.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Draw the confusion matrix (classes, or entity types per token) into this PNG.", dir_okay=False)] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Write a page with gold beside predicted for every sentence (or text), errors marked, scores on top.", dir_okay=False)] = None,
     mode: Annotated[Mode, typer.Option(help="seqeval matching: default (conlleval-like) or strict (scheme-aware).")] = Mode.default,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")] = OutputFormat.table,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --predictions files.")] = Scheme.auto,
@@ -53,8 +54,8 @@ def evaluate(
     if encoding is not None:
         check_value("encoding", encoding, "--encoding")
     if compare is not None:
-        if predictions is not None or errors or plot is not None:
-            fail("--compare works on its own: not with --predictions, --errors or --plot")
+        if predictions is not None or errors or plot is not None or html is not None:
+            fail("--compare works on its own: not with --predictions, --errors, --plot or --html")
         gold = data if data is not None else model
         if gold is None:
             fail("give the gold DATA the two systems predicted: seqtag evaluate DATA --compare A B")
@@ -81,6 +82,8 @@ def evaluate(
         from seqtag.evaluation.plots import check_output
 
         check_output(plot)  # before minutes of tagging, not after
+    if html is not None and not html.parent.is_dir():
+        fail(f"{html.parent}: no such folder for the page")
     if predictions is not None:
         if model is not None:
             fail("give either MODEL DATA or --predictions FILE, not both")
@@ -99,6 +102,13 @@ def evaluate(
         labels, matrix, what = outcome.confusion()
         confusion_png(labels, matrix, plot, f"{report['data']}: {what}")
         err.print(f"wrote {plot}", markup=False)
+    if html is not None:
+        from seqtag.fileio import atomic_write
+        from seqtag.serve.pages import evaluation_page
+
+        with atomic_write(html) as stream:
+            stream.write(evaluation_page(outcome, report, f"seqtag evaluate: {report['data']}").encode("utf-8"))
+        err.print(f"wrote {html}", markup=False)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report) + "\n")
         return

@@ -20,7 +20,7 @@ def predict(
     source: Annotated[str, typer.Argument(metavar="INPUT", help="Input file, or - for stdin.")] = "-",
     input_format: Annotated[InputFormat, typer.Option(help="auto: detected from the content (CoNLL / CoNLL-U files give columns with the prediction appended; labelled classification files give labels for their texts; anything else is raw text); raw: text lines (tokenized by syntok; sentence-split for taggers); tokenized: whitespace-tokenized lines; or a labelled format, its labels ignored. Standard input on a terminal is raw text, tagged line by line.")] = InputFormat.auto,
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
-    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities. (default: conll; jsonl with --confidence, --nbest or --top-k)")] = None,
+    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities; html: one static page, entities highlighted with their probability on hover, or classes as bars (implies --confidence). (default: conll; jsonl with --confidence, --nbest or --top-k)")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
@@ -65,7 +65,11 @@ def predict(
         requested, chunk = ("raw" if requested == "auto" else requested), 1
     if output_format is None:  # probabilities only fit in JSONL, so asking for them picks it
         output_format = TagOutput.jsonl if (confidence or nbest or top_k) else TagOutput.conll
-    if (confidence or nbest) and output_format is not TagOutput.jsonl:
+    if nbest and output_format is TagOutput.html:
+        raise InputError("--nbest needs --format jsonl (a page shows the best analysis only)")
+    if output_format is TagOutput.html:
+        confidence = True  # the page shows each entity's probability on hover
+    if (confidence or nbest) and output_format is TagOutput.conll:
         raise InputError(f"{'--confidence' if confidence else '--nbest'} needs --format jsonl (probabilities have no place in CoNLL columns)")
     from seqtag.formats.annotation_writers import WRITERS
 
@@ -87,7 +91,7 @@ def predict(
             # the cyclic collector's full passes over them cost seconds on large inputs.
             gc.freeze()
             gc.set_threshold(100_000, 50, 100)
-            loaded.check_prediction_options(output_format.value, top_k)
+            loaded.check_prediction_options(_written(output_format), top_k)
             from seqtag.formats.registry import resolve
 
             fmt, source = resolve(source, requested, task=loaded.task, labelled=False, encoding=encoding)
@@ -142,4 +146,17 @@ def _predict(loaded, pool, source, fmt, output_format: TagOutput, lines: Optiona
         results = pool.predict(items, chunk, method, batch_size=batch_size, **options)
     else:
         results = in_chunks(items, functools.partial(getattr(loaded, method), batch_size=batch_size, **options), chunk)
-    loaded.write_predictions(results, sys.stdout, output_format.value, top_k=top_k, confidence=confidence, nbest=nbest)
+    page = None
+    if output_format is TagOutput.html:  # the JSONL records, made into a page as they come
+        from seqtag.serve.pages import PredictionPage
+
+        page = PredictionPage(sys.stdout, "seqtag predict", loaded.labels.items)
+        results = page.items(results)
+    loaded.write_predictions(results, page or sys.stdout, _written(output_format), top_k=top_k, confidence=confidence, nbest=nbest)
+    if page is not None:
+        page.close()
+
+
+def _written(output_format: TagOutput) -> str:
+    """The format the task writes: JSONL records for a page too (:class:`seqtag.serve.pages.PredictionPage`)."""
+    return TagOutput.jsonl.value if output_format is TagOutput.html else output_format.value

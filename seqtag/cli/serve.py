@@ -1,0 +1,58 @@
+"""`seqtag serve`: keep models loaded behind an HTTP API (FastAPI on uvicorn) and a web page."""
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from seqtag.cli._common import err, reports_input_errors
+
+
+@reports_input_errors
+def serve(
+    models: Annotated[list[str], typer.Argument(metavar="MODEL...", help="Model files to serve, each as MODEL (named after the file: ner.seqtag -> ner) or NAME=MODEL. The first is the default model.")],
+    host: Annotated[str, typer.Option(help="Address to listen on. 127.0.0.1 answers this machine only; 0.0.0.0 every network (the server has no authentication: put it behind a proxy that has).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one (the address is printed on stderr).", min=0, max=65535)] = 8080,
+    max_batch: Annotated[int, typer.Option(help="Dynamic batching: the most sentences or texts in one forward pass, gathered from concurrent requests.", min=1)] = 32,
+    max_wait_ms: Annotated[float, typer.Option(help="Dynamic batching: how long the first request of a pass may wait for others to join it, in milliseconds (only while other requests are in the server).", min=0)] = 2.0,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes (413 above).", min=1)] = 1 << 20,
+    max_texts: Annotated[int, typer.Option(help="Most texts, token lists or annotation tasks in one request (413 above).", min=1)] = 256,
+    max_chars: Annotated[int, typer.Option(help="Most characters in one text, or in one token list joined by spaces (413 above).", min=1)] = 20_000,
+    max_nbest: Annotated[int, typer.Option(help="Largest nbest a request may ask for (422 above).", min=1)] = 20,
+    read_timeout: Annotated[float, typer.Option(help="Seconds a client has to send a request body (408 after).", min=0.001)] = 30.0,
+    max_connections: Annotated[int, typer.Option(help="Most connections and requests at once; more get 503.", min=1)] = 1024,
+    drain_timeout: Annotated[float, typer.Option(help="On Ctrl-C / SIGTERM: seconds to let in-flight requests finish before exiting.", min=0)] = 30.0,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads for the forward passes. (default: half the CPU cores, at least 1, so that the event loop keeps a core)", min=1, show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Where the models run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")] = "auto",
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")] = False,
+) -> None:
+    """Serve models over HTTP: POST /v1/predict (the records of `seqtag predict --format jsonl`), GET /v1/models,
+    GET /healthz, a page at / that highlights entities, OpenAPI docs at /docs, and pre-annotation endpoints for
+    Label Studio (/predict) and Doccano (/doccano). Concurrent requests share forward passes. Ctrl-C or SIGTERM
+    lets in-flight requests finish and exits 0. Formats: docs/serve.md."""
+    # As in predict: oneDNN would cache a kernel per tensor shape, and requests bring ever new shapes.
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+    import gc
+
+    import torch
+
+    from seqtag.serve.limits import Limits
+    from seqtag.serve.service import load_served, model_specs
+    from seqtag.training.devices import resolve_device
+
+    specs = model_specs(models)
+    where = resolve_device(device)
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
+    served = load_served(specs, where)
+    # The models' objects live as long as the server: keep them out of the cyclic collector's passes.
+    gc.collect()
+    gc.freeze()
+    limits = Limits(max_body=max_body, max_texts=max_texts, max_chars=max_chars, max_nbest=max_nbest,
+                    read_timeout=read_timeout, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    from seqtag.serve.run import run
+
+    about = ", ".join(f"{s.name} ({s.task})" for s in served)
+    run(served, limits, host, port, max_connections, drain_timeout, access_log,
+        lambda address: err.print(f"seqtag serve: {about} on {address} (page /, API /v1/predict, docs /docs); "
+                                  "Ctrl-C stops", markup=False))

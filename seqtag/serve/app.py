@@ -1,0 +1,313 @@
+"""The FastAPI application of `seqtag serve`.
+
+Routes (documented in docs/serve.md and at /docs):
+
+- ``GET /`` the page; ``GET /healthz``; ``GET /v1/models``; ``POST /v1/predict``;
+- Label Studio's ML backend: ``POST /predict``, ``POST /setup``, ``GET /health`` (the first model), and the
+  same under ``/labelstudio/{model}/``;
+- Doccano's custom REST request: ``POST /doccano`` and ``/doccano/{model}`` (``{"text": …}``), or ``GET`` with
+  ``?text=``.
+
+Every refusal is a 4xx JSON object ``{"error": "<what is wrong>", "status": N}``. Bodies are read by
+:class:`Guard` before any route runs: bounded in size (413), in time (408) and in content type (415). JSON is
+parsed and checked by :mod:`seqtag.serve.service`, not by FastAPI, so every message names the field that
+is wrong; the pydantic models of :mod:`seqtag.serve.schemas` only document the formats in the OpenAPI schema.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from seqtag._version import __version__
+from seqtag.serve import annotators, schemas
+from seqtag.serve.batching import Closed
+from seqtag.serve.limits import Limits
+from seqtag.serve.pages import index_page
+from seqtag.serve.service import (
+    ApiError, Served, find_model, parse_json, parse_query, prepare, records, response_body,
+)
+
+log = logging.getLogger("seqtag.serve")
+INLINE_CHARS = 2_000  # requests with fewer characters are read and written on the event loop; larger ones in a thread
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def error_response(status: int, message: str, close: bool = False) -> JSONResponse:
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+class Guard:
+    """ASGI middleware: reads the body of POST / PUT / PATCH requests before the routes do, at most
+    ``max_body`` bytes (413) within ``read_timeout`` seconds (408), and only JSON (415); a client that goes
+    away meanwhile is simply dropped. The routes then get the whole body at once."""
+
+    def __init__(self, app: Any, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        limit = self.limits.max_body
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await error_response(400, f"bad Content-Length header {declared!r}", close=True)(scope, receive, send)
+                return
+            if int(declared) > limit:
+                await error_response(413, f"the body has {int(declared):,} bytes; this server takes at most {limit:,} "
+                                          "(--max-body)", close=True)(scope, receive, send)
+                return
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and kind != "application/json" and not kind.endswith("+json"):
+            await error_response(415, f"the body must be JSON (Content-Type: application/json), not {kind!r}; "
+                                      "with curl: -H 'Content-Type: application/json'", close=True)(scope, receive, send)
+            return
+        chunks, size = [], 0
+        deadline = time.monotonic() + self.limits.read_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                await error_response(408, f"the body did not arrive within {self.limits.read_timeout:g} s "
+                                          "(--read-timeout)", close=True)(scope, receive, send)
+                return
+            if message["type"] == "http.disconnect":
+                return  # the client is gone: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await error_response(413, f"the body has more than {limit:,} bytes; this server takes at most {limit:,} "
+                                          "(--max-body)", close=True)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        given = False
+
+        async def replay() -> Message:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: only http.disconnect comes
+
+        scope.setdefault("state", {})["body"] = body
+        await self.app(scope, replay, send)
+
+
+def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
+    """The application serving ``served`` (the first is the default model) under ``limits``."""
+    limits = limits or Limits()
+    models = {s.name: s for s in served}
+    if not models:
+        raise ValueError("no models to serve")
+    started = time.monotonic()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for model in served:
+            model.start(limits)
+        try:
+            yield
+        finally:
+            # uvicorn gets here after the last in-flight request has been answered.
+            for model in served:
+                await asyncio.get_running_loop().run_in_executor(None, model.stop)
+
+    app = FastAPI(
+        title="seqtag",
+        version=__version__,
+        summary="Sequence taggers and text classifiers over HTTP, with dynamic batching.",
+        description=(
+            "Requests and responses are described in docs/serve.md. Every error is a JSON object "
+            '`{"error": "...", "status": N}` with a 4xx status.'
+        ),
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.add_middleware(Guard, limits=limits)
+    app.state.served = models
+    app.state.limits = limits
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path} (the endpoints are listed at /docs)"
+        elif error.status_code == 405:
+            allowed = (error.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
+        else:
+            message = str(error.detail)
+        return JSONResponse({"error": message, "status": error.status_code}, status_code=error.status_code,
+                            headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("path", "query", "body"))
+        return error_response(422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error ({type(error).__name__}); the server log has the details")
+
+    async def body_of(request: Request) -> Any:
+        body = request.scope.get("state", {}).get("body")
+        return parse_json(body if body is not None else await request.body())
+
+    async def answer(model: Served, query: Any) -> list[str]:
+        """The records for ``query`` from ``model``: read, batched with other requests, written."""
+        batcher = model.batcher
+        if batcher is None:
+            raise ApiError(503, "the server is not running (start-up has not finished, or it is shutting down)")
+        with batcher.request():
+            loop = asyncio.get_running_loop()
+            big = query.chars > INLINE_CHARS or query.count > 64
+            job = await loop.run_in_executor(None, prepare, model, query) if big else prepare(model, query)
+            try:
+                predictions = await batcher.submit(job.key, [item.tokens for item in job.items])
+            except Closed:
+                raise ApiError(503, "the server is shutting down") from None
+            if big:
+                return await loop.run_in_executor(None, records, model, job, predictions)
+            return records(model, job, predictions)
+
+    # ---- pages and health ----
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(index_page())
+
+    @app.get("/healthz", response_model=schemas.Health, tags=["service"])
+    async def healthz() -> dict:
+        """Whether the server is up, its models, the batching counters and the limits."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - started, 3),
+            "models": {
+                name: {
+                    "task": model.task,
+                    "queued": model.batcher.queued if model.batcher else 0,
+                    "passes": model.batcher.passes if model.batcher else 0,
+                    "predicted": model.batcher.items if model.batcher else 0,
+                    "largest_pass": model.batcher.largest if model.batcher else 0,
+                }
+                for name, model in models.items()
+            },
+            "limits": limits.describe(),
+        }
+
+    @app.get("/v1/models", response_model=schemas.Models, tags=["predict"])
+    async def list_models() -> dict:
+        """Each model: its name, task, whether it is the default, and what `seqtag info --format json` says."""
+        return {"models": [model.describe(i == 0) for i, model in enumerate(served)]}
+
+    # ---- prediction ----
+
+    @app.post("/v1/predict", tags=["predict"], openapi_extra=schemas.body(schemas.PredictRequest),
+              responses={200: {"model": schemas.PredictResponse}, **schemas.ERRORS})
+    async def predict(request: Request) -> Response:
+        """Tag or classify texts (or token lists): the records of `seqtag predict --format jsonl`."""
+        name, query = parse_query(await body_of(request), limits)
+        model = find_model(models, name)
+        lines = await answer(model, query)
+        return Response(response_body(model, lines), media_type="application/json")
+
+    # ---- Label Studio ----
+
+    async def ls_predict(request: Request, model: Served) -> JSONResponse:
+        tasks, where = annotators.labelstudio_request(await body_of(request), model, limits)
+        texts = [text for text in tasks if text]
+        lines = await answer(model, annotators.query_of(texts, model)) if texts else []
+        return JSONResponse(annotators.labelstudio_response(tasks, [json.loads(line) for line in lines], where, model))
+
+    @app.post("/predict", tags=["Label Studio"], openapi_extra=schemas.body(schemas.LabelStudioRequest),
+              responses={200: {"model": schemas.LabelStudioResponse}, **schemas.ERRORS})
+    async def labelstudio_default(request: Request) -> JSONResponse:
+        """Label Studio ML backend: pre-annotations for tasks, from the first model."""
+        return await ls_predict(request, served[0])
+
+    @app.post("/labelstudio/{model}/predict", tags=["Label Studio"],
+              openapi_extra=schemas.body(schemas.LabelStudioRequest),
+              responses={200: {"model": schemas.LabelStudioResponse}, **schemas.ERRORS})
+    async def labelstudio_named(model: str, request: Request) -> JSONResponse:
+        """Label Studio ML backend: pre-annotations for tasks, from the model called MODEL."""
+        return await ls_predict(request, find_model(models, model))
+
+    async def ls_setup(request: Request, model: Served) -> dict:
+        await body_of(request)  # checked as JSON; nothing in it changes the model
+        return {"model_version": model.version}
+
+    @app.post("/setup", tags=["Label Studio"])
+    async def labelstudio_setup(request: Request) -> dict:
+        """Label Studio ML backend: the model version (the project's settings change nothing)."""
+        return await ls_setup(request, served[0])
+
+    @app.post("/labelstudio/{model}/setup", tags=["Label Studio"])
+    async def labelstudio_setup_named(model: str, request: Request) -> dict:
+        return await ls_setup(request, find_model(models, model))
+
+    @app.get("/health", tags=["Label Studio"])
+    async def labelstudio_health() -> dict:
+        """Label Studio ML backend: health."""
+        return {"status": "UP", "model_class": f"seqtag {served[0].task}", "model_version": served[0].version}
+
+    @app.get("/labelstudio/{model}/health", tags=["Label Studio"])
+    async def labelstudio_health_named(model: str) -> dict:
+        found = find_model(models, model)
+        return {"status": "UP", "model_class": f"seqtag {found.task}", "model_version": found.version}
+
+    # ---- Doccano ----
+
+    async def doccano(model: Served, text: Any) -> JSONResponse:
+        text = annotators.doccano_text(text, limits)
+        lines = await answer(model, annotators.query_of([text], model))
+        return JSONResponse(annotators.doccano_labels([json.loads(line) for line in lines]))
+
+    @app.post("/doccano", tags=["Doccano"], openapi_extra=schemas.body(schemas.DoccanoRequest),
+              responses={200: {"model": schemas.DoccanoResponse}, **schemas.ERRORS})
+    async def doccano_default(request: Request) -> JSONResponse:
+        """Doccano's custom REST request (body `{"text": "{{ text }}"}`), from the first model."""
+        return await doccano(served[0], annotators.doccano_body(await body_of(request)))
+
+    @app.post("/doccano/{model}", tags=["Doccano"], openapi_extra=schemas.body(schemas.DoccanoRequest),
+              responses={200: {"model": schemas.DoccanoResponse}, **schemas.ERRORS})
+    async def doccano_named(model: str, request: Request) -> JSONResponse:
+        """Doccano's custom REST request, from the model called MODEL."""
+        return await doccano(find_model(models, model), annotators.doccano_body(await body_of(request)))
+
+    @app.get("/doccano", tags=["Doccano"])
+    async def doccano_get(text: Optional[str] = None) -> JSONResponse:
+        """Doccano's custom REST request as GET with the parameter `text={{ text }}`."""
+        return await doccano(served[0], text)
+
+    @app.get("/doccano/{model}", tags=["Doccano"])
+    async def doccano_get_named(model: str, text: Optional[str] = None) -> JSONResponse:
+        return await doccano(find_model(models, model), text)
+
+    return app
