@@ -20,7 +20,7 @@ from seqtag.cli import app as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
-TINY = {"hidden": 16, "epochs": 1, "char_encoder": "none", "lr": 0.01, "batch_size": 16, "seed": 1}
+TINY = {"hidden": 16, "epochs": 1, "char_encoder": "none", "lr": 0.02, "batch_size": 32, "seed": 1}
 LIMITS = {"max_texts": 8, "max_chars": 2_000, "max_body": 256 * 1024, "max_nbest": 5}
 NER_CONFIG = ('<View><Labels name="ner" toName="doc"><Label value="PER"/><Label value="LOC"/></Labels>'
               '<Text name="doc" value="$body"/></View>')
@@ -301,18 +301,14 @@ def test_the_batcher_shares_passes_keeps_order_and_isolates_failures():
         time.sleep(0.01)
         return [(key, " ".join(tokens)) for tokens in token_lists]
 
-    batcher = Batcher(run, max_batch=8, max_wait=0.05, name="test")
+    batcher = Batcher(run, max_batch=8, max_wait=0.05, name="test", crowd=lambda: 13)  # 13 requests in the server
 
     async def main():
-        with batcher.request():
-            pass
         async def one(i: int, key: str):
-            with batcher.request():
-                return await batcher.submit(key, [[f"t{i}", "a"], [f"t{i}", "b"]])
+            return await batcher.submit(key, [[f"t{i}", "a"], [f"t{i}", "b"]])
 
         async def bad():
-            with batcher.request():
-                return await batcher.submit("k", [["boom"]])
+            return await batcher.submit("k", [["boom"]])
 
         jobs = [one(i, "k" if i % 3 else "other") for i in range(12)] + [bad()]
         return await asyncio.gather(*jobs, return_exceptions=True)

@@ -51,19 +51,48 @@ def error_response(status: int, message: str, close: bool = False) -> JSONRespon
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
+class Crowd:
+    """How many POST requests are in the server, from their headers to their answer: a pass waits for
+    company only while some are not queued yet (:mod:`seqtag.serve.batching`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.served: list[Served] = []
+
+    def __call__(self) -> int:
+        return self.count
+
+    def leave(self) -> None:
+        self.count -= 1
+        for model in self.served:
+            if model.batcher is not None:
+                model.batcher.poke()
+
+
 class Guard:
     """ASGI middleware: reads the body of POST / PUT / PATCH requests before the routes do, at most
     ``max_body`` bytes (413) within ``read_timeout`` seconds (408), and only JSON (415); a client that goes
-    away meanwhile is simply dropped. The routes then get the whole body at once."""
+    away meanwhile is simply dropped. The routes then get the whole body at once. ``POST /v1/predict``, the
+    hot path, is answered here by :func:`predict_answer` without FastAPI's routing (the route declared in the
+    app documents it and answers the same)."""
 
-    def __init__(self, app: Any, limits: Limits) -> None:
+    def __init__(self, app: Any, limits: Limits, crowd: Crowd, fast: Callable[[bytes], Awaitable[Response]]) -> None:
         self.app = app
         self.limits = limits
+        self.crowd = crowd
+        self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        self.crowd.count += 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.crowd.leave()
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         limit = self.limits.max_body
         declared = headers.get("content-length")
@@ -101,6 +130,9 @@ class Guard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if scope["path"] == "/v1/predict" and scope["method"] == "POST":
+            await (await self.fast(body))(scope, receive, send)
+            return
         given = False
 
         async def replay() -> Message:
@@ -121,11 +153,13 @@ def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
     if not models:
         raise ValueError("no models to serve")
     started = time.monotonic()
+    crowd = Crowd()
+    crowd.served = list(served)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for model in served:
-            model.start(limits)
+            model.start(limits, crowd)
         try:
             yield
         finally:
@@ -144,7 +178,6 @@ def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
         lifespan=lifespan,
         redoc_url=None,
     )
-    app.add_middleware(Guard, limits=limits)
     app.state.served = models
     app.state.limits = limits
 
@@ -184,17 +217,31 @@ def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
         batcher = model.batcher
         if batcher is None:
             raise ApiError(503, "the server is not running (start-up has not finished, or it is shutting down)")
-        with batcher.request():
-            loop = asyncio.get_running_loop()
-            big = query.chars > INLINE_CHARS or query.count > 64
-            job = await loop.run_in_executor(None, prepare, model, query) if big else prepare(model, query)
-            try:
-                predictions = await batcher.submit(job.key, [item.tokens for item in job.items])
-            except Closed:
-                raise ApiError(503, "the server is shutting down") from None
-            if big:
-                return await loop.run_in_executor(None, records, model, job, predictions)
-            return records(model, job, predictions)
+        loop = asyncio.get_running_loop()
+        big = query.chars > INLINE_CHARS or query.count > 64
+        job = await loop.run_in_executor(None, prepare, model, query) if big else prepare(model, query)
+        try:
+            predictions = await batcher.submit(job.key, [item.tokens for item in job.items])
+        except Closed:
+            raise ApiError(503, "the server is shutting down") from None
+        if big:
+            return await loop.run_in_executor(None, records, model, job, predictions)
+        return records(model, job, predictions)
+
+    async def predict_answer(body: bytes) -> Response:
+        """The answer to a /v1/predict body: the records, or the error as JSON."""
+        try:
+            name, query = parse_query(parse_json(body), limits)
+            model = find_model(models, name)
+            lines = await answer(model, query)
+            return Response(response_body(model, lines), media_type="application/json")
+        except ApiError as error:
+            return error_response(error.status, error.message)
+        except Exception as error:  # noqa: BLE001 - a bug: said as JSON, logged with its traceback
+            log.exception("internal error on POST /v1/predict")
+            return error_response(500, f"internal error ({type(error).__name__}); the server log has the details")
+
+    app.add_middleware(Guard, limits=limits, crowd=crowd, fast=predict_answer)
 
     # ---- pages and health ----
 
@@ -233,10 +280,8 @@ def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
               responses={200: {"model": schemas.PredictResponse}, **schemas.ERRORS})
     async def predict(request: Request) -> Response:
         """Tag or classify texts (or token lists): the records of `seqtag predict --format jsonl`."""
-        name, query = parse_query(await body_of(request), limits)
-        model = find_model(models, name)
-        lines = await answer(model, query)
-        return Response(response_body(model, lines), media_type="application/json")
+        body = request.scope.get("state", {}).get("body")
+        return await predict_answer(body if body is not None else await request.body())
 
     # ---- Label Studio ----
 

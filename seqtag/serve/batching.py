@@ -5,8 +5,9 @@ A request hands the batcher its token lists and a *job key* (the prediction meth
 worker thread runs the model, so the event loop never waits on it. The worker takes the oldest job and
 every later job with the same key, up to ``max_batch`` token lists in all (a single larger job runs
 alone), waiting at most ``max_wait`` seconds after the oldest job arrived for more to come, unless the
-batch is full or no other request is in the server. One forward pass serves them all; each job gets its
-own slice of the predictions back.
+batch is full or every request in the server (``crowd()``, counted by the server from the moment a request's
+headers are read) is already queued. One forward pass serves them all; each job gets its own slice of the
+predictions back.
 
 If a pass over several jobs raises, each job is run again alone, so one bad request fails alone.
 :meth:`Batcher.close` lets the worker finish every queued job and then stops it.
@@ -53,14 +54,14 @@ class Batcher:
     batches gathered from concurrent :meth:`submit` calls."""
 
     def __init__(self, run: Callable[[Hashable, list[Sequence[str]]], list[Any]], max_batch: int = 32,
-                 max_wait: float = 0.002, name: str = "model") -> None:
+                 max_wait: float = 0.002, name: str = "model", crowd: Callable[[], int] = lambda: 0) -> None:
         self._run = run
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait)
+        self.crowd = crowd  # how many requests are in the server now (queued ones included)
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._closed = False
-        self.active = 0  # requests inside the server's handlers (see :meth:`request`); set by the event loop
         # Counters for /healthz and the benchmark: passes run, token lists predicted, the largest pass.
         self.passes = 0
         self.items = 0
@@ -70,10 +71,10 @@ class Batcher:
 
     # ---- the event-loop side ----
 
-    def request(self) -> _Active:
-        """``with batcher.request(): …`` around a request's handling: while other requests are inside,
-        a lone job waits up to ``max_wait`` for company; with none, it runs at once."""
-        return _Active(self)
+    def poke(self) -> None:
+        """A request left the server: a pass waiting for company may be able to start."""
+        with self._cond:
+            self._cond.notify()
 
     async def submit(self, key: Hashable, token_lists: Sequence[Sequence[str]]) -> list[Any]:
         """The predictions for ``token_lists`` (one per list, in order), computed in a shared pass."""
@@ -112,8 +113,8 @@ class Batcher:
             deadline = first.arrived + self.max_wait
             while not self._closed:
                 same = sum(len(job.token_lists) for job in self._jobs if job.key == first.key)
-                # ``active`` counts requests in handlers, these queued ones included: any more are on their way.
-                if same >= self.max_batch or self.active <= len(self._jobs):
+                # The crowd counts the queued requests too: any beyond them are on their way.
+                if same >= self.max_batch or self.crowd() <= len(self._jobs):
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -158,18 +159,3 @@ class Batcher:
                 job.loop.call_soon_threadsafe(_deliver, job.future, part)
             except RuntimeError:  # the event loop is closed: nobody is waiting any more
                 pass
-
-
-class _Active:
-    """Counts a request as inside the server (see :meth:`Batcher.request`); used from the event loop only."""
-
-    def __init__(self, batcher: Batcher) -> None:
-        self.batcher = batcher
-
-    def __enter__(self) -> None:
-        self.batcher.active += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self.batcher.active -= 1
-        with self.batcher._cond:
-            self.batcher._cond.notify()

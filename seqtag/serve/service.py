@@ -14,7 +14,7 @@ import codecs
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,16 @@ class Served:
         """The /v1/models entry: name, task, whether requests without ``model`` get it, and `seqtag info`."""
         return {"name": self.name, "task": self.task, "default": default, "version": self.version, "info": self.info}
 
-    def start(self, limits: Limits) -> None:
-        """Start the batching worker thread (the server's start-up; see :meth:`stop`)."""
+    def start(self, limits: Limits, crowd: Callable[[], int] = lambda: 0) -> None:
+        """Start the batching worker thread (the server's start-up; see :meth:`stop`); ``crowd()`` says how
+        many requests are in the server."""
         model = self.model
 
         def run(key: Any, token_lists: list[Sequence[str]]) -> list[Any]:
             method, options = key
             return getattr(model, method)(token_lists, batch_size=limits.max_batch, **dict(options))
 
-        self.batcher = Batcher(run, limits.max_batch, limits.max_wait_ms / 1000, self.name)
+        self.batcher = Batcher(run, limits.max_batch, limits.max_wait_ms / 1000, self.name, crowd)
 
     def stop(self) -> None:
         """Finish the queued passes and stop the worker thread."""
