@@ -14,7 +14,7 @@ Strategy = _choices("Strategy", ("entropy", "least-confidence", "margin"))
 
 @reports_input_errors
 def select(
-    model: Annotated[Path, typer.Argument(help="A .seqtag model file (a tagger or a classifier).", exists=True, dir_okay=False)],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="A .seqtag model file (a tagger or a classifier).", exists=True, dir_okay=False)],
     pool: Annotated[str, typer.Argument(metavar="POOL", help="Unlabelled texts to choose from, in any format `seqtag predict` reads (raw lines, an annotation tool's export, CoNLL, …), or - for stdin.")] = "-",
     n: Annotated[int, typer.Option("--n", "-n", help="How many texts to select.", min=1)] = 100,
     strategy: Annotated[Optional[Strategy], typer.Option(help="How uncertainty is measured. entropy: taggers sum the entropy of every token's tag marginals (CRF forward-backward), classifiers take the entropy of the class probabilities; least-confidence: 1 - p(best tag sequence) or 1 - p(top class); margin: 1 - (p(best) - p(second best)) from the 2-best paths or the two top classes. (default: entropy)", show_default=False)] = None,
