@@ -236,7 +236,12 @@ def fit(
     every = config.checkpoint_every
     with _deferred_interrupt(second_stops=not cluster.distributed) as interrupt:
         try:
-            while not progress.done and progress.epoch <= config.epochs and not interrupt.requested:
+            while not progress.done and progress.epoch <= config.epochs:
+                # Every rank asks at the same point: a Ctrl-C that reached one rank during the last epoch's
+                # end must not let it leave while another starts the next epoch's collectives.
+                if stop_requested():
+                    interrupt.requested = True
+                    break
                 shuffler.setstate(state.epoch_start)
                 epoch_batches = batches(shuffler)
                 callbacks.on_epoch_start(progress.epoch, len(epoch_batches))
@@ -415,6 +420,9 @@ def _deferred_interrupt(second_stops: bool = True) -> Iterator[_Interrupt]:
         interrupt.requested = True
 
     signal.signal(signal.SIGINT, request)
+    # Restart system calls the signal lands in instead of failing them with EINTR: a rank blocked in a gloo
+    # collective would otherwise die of the Ctrl-C it is meant to take in its stride, taking the others down.
+    signal.siginterrupt(signal.SIGINT, False)
     try:
         yield interrupt
     finally:
