@@ -23,6 +23,7 @@ from typing import Any
 
 from seqtag.errors import InputError
 from seqtag.formats.registry import LABELLED
+from seqtag.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,9 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     task: str = setting(
-        "tag", "tag (CoNLL columns) or classify (one text per line); auto guesses from the file.", panel=None,
-        choices=("auto", "tag", "classify"), shown="auto",  # "auto" only on input: the CLI resolves it
+        "tag", "tag (CoNLL columns), classify (one text per line) or multilabel (texts with lists of labels); auto "
+        "guesses from the file.", panel=None,
+        choices=("auto", *TASKS), shown="auto",  # "auto" only on input: the CLI resolves it
     )
     encoder: str = setting(
         "rnn", "rnn: stacked recurrent layers; window: feed-forward layers over the ±--window words around "
@@ -150,6 +152,12 @@ class ModelConfig:
     train_scheme: str = setting(
         "bioes", "Tag scheme the tagger learns in; predictions go back to the files' scheme.", panel=MODEL,
         choices=("bioes", "iob2"),
+    )
+    class_weights: str = setting(
+        "none", "Classifiers and the softmax tagger head: auto weighs each class's loss by inverse frequency, "
+        "n / (classes × its count), so that every class weighs as much in total (multi-label: each label's "
+        "positives by negatives / positives); none weighs every example alike.", panel=TRAINING,
+        choices=("none", "auto"),
     )
     pooling: str = setting(
         "max", "Classifier pooling over time steps.", panel=MODEL, choices=("last", "mean", "max", "attention"),

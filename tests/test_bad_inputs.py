@@ -180,7 +180,7 @@ CASES: list[tuple[str, Callable[[Env], list], list[str]]] = [
     ("jsonl-invalid", cls_data("j.jsonl", '{"text": "a", "label": "x"}\n{"text": \n'), ["{dir}/j.jsonl:2:", "invalid JSON"]),
     ("jsonl-not-an-object", cls_data("j.jsonl", "[1, 2]\n"), ["{dir}/j.jsonl:1:", "expected a JSON object"]),
     ("jsonl-missing-text", cls_data("j.jsonl", '{"label": "x"}\n'), ["{dir}/j.jsonl:1:", "missing key 'text'"]),
-    ("jsonl-label-is-a-list", cls_data("j.jsonl", '{"text": "a b", "label": [1]}\n'), ["{dir}/j.jsonl:1:", "'label' must be"]),
+    ("jsonl-label-list-holds-an-object", cls_data("j.jsonl", '{"text": "a b", "label": [{"x": 1}]}\n'), ["{dir}/j.jsonl:1:", "'label' must be"]),
     ("jsonl-nested-too-deep", cls_data("j.jsonl", "[" * 100_000 + "\n"), ["{dir}/j.jsonl:1:", "nested too deeply"]),
     ("label-tab-without-tab", cls_data("l.txt", "pos\tgood film\nbad film\n", "--input-format", "label-tab"), ["{dir}/l.txt:2:", "no tab"]),
     ("label-space-without-text", cls_data("l.txt", "pos good film\nneg\n", "--input-format", "label-space"), ["{dir}/l.txt:2:", "missing text"]),

@@ -31,7 +31,7 @@ OLD_OPTIONS = """
 --tokenized --untokenized --max-tokens --embedding-cache --no-embedding-cache --device --amp --nproc
 """.split()
 NOT_SETTINGS = {"train_file", "output", "force", "dev_file", "embeddings", "config", "seeds", "checkpoint_dir", "resume",
-                "embedding_cache", "device", "amp", "nproc"}
+                "init_from", "rehearse", "embedding_cache", "device", "amp", "nproc"}
 
 
 def train_command():

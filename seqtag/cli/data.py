@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from seqtag.cli._common import DataFormat, OutputFormat, Scheme, Task, UposField, choice_type, reports_input_errors
+from seqtag.cli._common import DataFormat, OutputFormat, Scheme, Task, UposField, choice_type, err, reports_input_errors
+from seqtag.errors import InputError
 
 data = typer.Typer(name="data", help="Look at data before training: `seqtag data check`.", no_args_is_help=True)
 ExistingFile = dict(exists=True, dir_okay=False, readable=True)
@@ -40,6 +41,9 @@ def check(
     max_length: Annotated[Optional[int], typer.Option(help="Report sentences / texts longer than this many tokens. (default: 250 for tagging, 1000 for classification)", min=1)] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A readable report, or one JSON object.")] = OutputFormat.table,
     embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag.")] = True,
+    find_label_errors: Annotated[bool, typer.Option("--find-label-errors", help="Also train --folds models, each on the other folds of TRAIN (with --config's settings, --embeddings' vectors), and list the labels the held-out models confidently dispute, most likely errors first: cleanlab's find_label_issues on out-of-fold probabilities for classifiers, span probabilities for taggers. Takes --folds trainings.")] = False,
+    folds: Annotated[Optional[int], typer.Option(help="--find-label-errors: cross-validation folds. (default: 5)")] = None,
+    top: Annotated[Optional[int], typer.Option(help="--find-label-errors: list this many in the report; --format json lists all. (default: 20)", min=1)] = None,
 ) -> None:
     """Counts, length distribution, label set and scheme, invalid tag sequences, duplicates, train/dev
     overlap and embedding coverage. Exit status 1 when something would break training (✖ lines)."""
@@ -53,11 +57,22 @@ def check(
     for key, value in given.items():
         if value is not None:
             settings[key] = check_value(key, getattr(value, "value", value), f"--{key.replace('_', '-')}")
+    for option, value in (("--folds", folds), ("--top", top)):
+        if value is not None and not find_label_errors:
+            raise InputError("is for --find-label-errors", option)
     data_config, _, _ = build_configs(settings)
     report = check_data(
         train, dev, embeddings, data_config=data_config, task=settings.get("task", "auto"), max_length=max_length,
         embedding_cache=embedding_cache,
     )
+    if find_label_errors and not report.count("error"):
+        from seqtag.tools.datacheck import find_label_errors as find, label_error_finding
+
+        found = find(train, folds=5 if folds is None else folds, settings=settings, embeddings=embeddings,
+                     task=report.task, embedding_cache=embedding_cache,
+                     log=lambda message: err.print(message, markup=False))
+        report.stats["label_errors"] = found
+        report.findings.append(label_error_finding(found, str(train), "label", 20 if top is None else top))
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
     else:

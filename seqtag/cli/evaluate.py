@@ -25,6 +25,8 @@ def evaluate(
     errors: Annotated[bool, typer.Option("--errors", help="Also list the errors: false positives / negatives, wrong types, boundaries, by type, most frequent first.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Draw the confusion matrix (classes, or entity types per token) into this PNG.", dir_okay=False)] = None,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE.html", help="Write a page with gold beside predicted for every sentence (or text), errors marked, scores on top.", dir_okay=False)] = None,
+    min_confidence: Annotated[Optional[float], typer.Option("--min-confidence", metavar="P", help="Also score what is at least P probable: a tagger's entities on the best path or not (as `seqtag predict --min-confidence` lists them), a multi-label classifier's labels (instead of its tuned thresholds).", show_default=False)] = None,
+    pr_curve: Annotated[Optional[Path], typer.Option("--pr-curve", metavar="FILE.png", help="Draw micro precision against recall over the probability threshold (1 down to 0.01) into this PNG.", dir_okay=False)] = None,
     mode: Annotated[Mode, typer.Option(help="seqeval matching: default (conlleval-like) or strict (scheme-aware).")] = Mode.default,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="A table, or one JSON object for pipelines.")] = OutputFormat.table,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --predictions files.")] = Scheme.auto,
@@ -53,6 +55,9 @@ def evaluate(
     overrides = {k: getattr(v, "value", v) for k, v in overrides.items() if v is not None}
     if encoding is not None:
         check_value("encoding", encoding, "--encoding")
+    if (min_confidence is not None or pr_curve is not None) and (compare is not None or predictions is not None):
+        option = "--min-confidence" if min_confidence is not None else "--pr-curve"
+        fail(f"{option} needs MODEL DATA: the probabilities come from the model, not from prediction files")
     if compare is not None:
         if predictions is not None or errors or plot is not None or html is not None:
             fail("--compare works on its own: not with --predictions, --errors, --plot or --html")
@@ -78,10 +83,11 @@ def evaluate(
         else:
             print_comparison(result)
         return
-    if plot is not None:
-        from seqtag.evaluation.plots import check_output
+    for picture in (plot, pr_curve):
+        if picture is not None:
+            from seqtag.evaluation.plots import check_output
 
-        check_output(plot)  # before minutes of tagging, not after
+            check_output(picture)  # before minutes of tagging, not after
     if html is not None and not html.parent.is_dir():
         fail(f"{html.parent}: no such folder for the page")
     if predictions is not None:
@@ -94,8 +100,18 @@ def evaluate(
     else:
         if model is None or data is None:
             fail("give MODEL and DATA to evaluate a model, or --predictions FILE to score a prediction file")
-        result = evaluate_model(model, data, mode=mode.value, errors=errors, device=device, **overrides)
+        result = evaluate_model(model, data, mode=mode.value, errors=errors, device=device,
+                                min_confidence=min_confidence, pr_curve=pr_curve is not None, **overrides)
         outcome, report = result.outcome, result.report
+    if pr_curve is not None:
+        from seqtag.evaluation.plots import pr_curve_png
+
+        marks = {"best path": (report["micro"]["recall"], report["micro"]["precision"])}
+        if min_confidence is not None:
+            above = report["min_confidence"]["micro"]
+            marks[f"P ≥ {min_confidence:g}"] = (above["recall"], above["precision"])
+        pr_curve_png(report["pr_curve"], pr_curve, f"{report['data']}: precision and recall over the threshold", marks)
+        err.print(f"wrote {pr_curve}", markup=False)
     if plot is not None:
         from seqtag.evaluation.plots import confusion_png
 
@@ -112,10 +128,12 @@ def evaluate(
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    if "confusion" in report:
+    if "per_class" in report:
         print_classification(report)
     else:
         print_tagging(report)
+    if min_confidence is not None:
+        print_threshold(report["min_confidence"], report["data"])
     if errors:
         print_errors(report["errors"])
 
@@ -131,7 +149,7 @@ def _score_table(report: dict, per_name: dict, first: str):  # -> rich.table.Tab
         table.add_column(column, justify="left" if column == first else "right")
     rows = score_rows(per_name, report)
     for i, row in enumerate(rows):
-        table.add_row(*row, end_section=i == len(rows) - 3)
+        table.add_row(*row, end_section=i == len(per_name) - 1)
     return table
 
 
@@ -144,11 +162,26 @@ def print_tagging(report: dict) -> None:
     )
 
 
+def print_threshold(scores: dict, data: str) -> None:
+    """The scores of what is at least ``--min-confidence`` probable, below the main table."""
+    console = stdout_console()
+    console.print()
+    title = f"{data}: probability >= {scores['threshold']:g}"
+    console.print(_score_table({**scores, "data": title}, scores["per_type"], "type"))
+    console.print(f"{scores['spans']:,} predicted with probability >= {scores['threshold']:g}")
+
+
 def print_classification(report: dict) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    console.print(_score_table(report, report["per_class"], "class"))
+    console.print(_score_table(report, report["per_class"], "class" if "confusion" in report else "label"))
+    if "confusion" not in report:  # multi-label: the share of texts whose whole label set is right
+        thresholds = sorted(set(report["thresholds"].values()))
+        shown = ", ".join(f"{t:g}" for t in thresholds[:6]) + (", …" if len(thresholds) > 6 else "")
+        console.print(f"{report['examples']:,} examples; exact match {100 * report['accuracy']:.2f}; "
+                      f"label thresholds {shown}")
+        return
     console.print(f"{report['examples']:,} examples; accuracy {100 * report['accuracy']:.2f}")
     matrix = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left", box=None, pad_edge=False)
     matrix.add_column("")

@@ -24,6 +24,7 @@ def predict(
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
+    min_confidence: Annotated[Optional[float], typer.Option("--min-confidence", metavar="P", help="Taggers, jsonl: every entity whose probability (CRF marginal) is at least P, on the best path or not, overlapping or not, each with its confidence and on_best_path; multi-label classifiers: the labels of probability >= P instead of the tuned thresholds.", show_default=False)] = None,
     token_column: Annotated[int, typer.Option(help="Token column of conll input, 0-based.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.", min=1)] = 256,
     chunk: Annotated[int, typer.Option(help="Sentences read, length-sorted and tagged together; output appears per chunk, so lower it for slow producers such as `tail -f`. With --workers each chunk is one task (the very chunks, and so batches, of --workers 1): an input of fewer than N × chunk sentences keeps fewer than N workers busy unless it is lowered, though smaller chunks sort less well and tag more slowly.", min=1)] = 16384,
@@ -64,7 +65,7 @@ def predict(
         # A person typing: each line is tagged as it is entered, not after the end of input.
         requested, chunk = ("raw" if requested == "auto" else requested), 1
     if output_format is None:  # probabilities only fit in JSONL, so asking for them picks it
-        output_format = TagOutput.jsonl if (confidence or nbest or top_k) else TagOutput.conll
+        output_format = TagOutput.jsonl if (confidence or nbest or top_k or min_confidence is not None) else TagOutput.conll
     if nbest and output_format is TagOutput.html:
         raise InputError("--nbest needs --format jsonl (a page shows the best analysis only)")
     if output_format is TagOutput.html:
@@ -91,7 +92,8 @@ def predict(
             # the cyclic collector's full passes over them cost seconds on large inputs.
             gc.freeze()
             gc.set_threshold(100_000, 50, 100)
-            loaded.check_prediction_options(_written(output_format), top_k)
+            loaded.check_prediction_options(_written(output_format), top_k, min_confidence, confidence=confidence,
+                                            nbest=nbest or 0)
             from seqtag.formats.registry import resolve
 
             fmt, source = resolve(source, requested, task=loaded.task, labelled=False, encoding=encoding)
@@ -112,7 +114,7 @@ def predict(
                           model.name)
                 return
             _predict(loaded, pool, source, fmt, output_format, lines, token_column, encoding, batch_size, chunk,
-                     top_k, confidence, nbest or 0)
+                     top_k, confidence, nbest or 0, min_confidence)
     except WorkerDied as died:
         err.print(f"seqtag: error: {died}", markup=False)
         raise typer.Exit(1) from None
@@ -136,12 +138,13 @@ def _annotate(loaded, pool, source, fmt, output_format: str, lines: Optional[ran
 
 
 def _predict(loaded, pool, source, fmt, output_format: TagOutput, lines: Optional[range], token_column: int,
-             encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int) -> None:
+             encoding: str, batch_size: int, chunk: int, top_k: Optional[int], confidence: bool, nbest: int,
+             min_confidence: Optional[float] = None) -> None:
     """Read, predict (here, or by the ``pool``'s workers on the same chunks) and write to stdout."""
     from seqtag.tasks.base import in_chunks
 
     items = loaded.prediction_input(source, fmt, encoding=encoding, token_column=token_column, lines=lines)
-    method, options = loaded.prediction_job(confidence, nbest)
+    method, options = loaded.prediction_job(confidence, nbest, min_confidence)
     if pool is not None:
         results = pool.predict(items, chunk, method, batch_size=batch_size, **options)
     else:
@@ -152,7 +155,8 @@ def _predict(loaded, pool, source, fmt, output_format: TagOutput, lines: Optiona
 
         page = PredictionPage(sys.stdout, "seqtag predict", loaded.labels.items)
         results = page.items(results)
-    loaded.write_predictions(results, page or sys.stdout, _written(output_format), top_k=top_k, confidence=confidence, nbest=nbest)
+    loaded.write_predictions(results, page or sys.stdout, _written(output_format), top_k=top_k, confidence=confidence, nbest=nbest,
+                             min_confidence=min_confidence)
     if page is not None:
         page.close()
 

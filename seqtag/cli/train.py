@@ -65,6 +65,8 @@ def train(
     seeds: Annotated[int, typer.Option(help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model. (default: 1)", show_default=False, rich_help_panel=TRAINING)] = 1,
     checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Keep the whole training state in DIR/checkpoint.pt (every epoch, on Ctrl-C) so --resume DIR can continue the run.", rich_help_panel=TRAINING)] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run checkpointed in DIR, with the same data and settings (--epochs and --patience may change); checkpoints keep going to DIR.", rich_help_panel=TRAINING)] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="MODEL", help="Continue this .seqtag model on --train: its weights, architecture and data settings; new words and labels extend its vocabularies and output layer (and CRF transitions), and until trained it predicts exactly as before.", rich_help_panel=TRAINING, **ExistingFile)] = None,
+    rehearse: Annotated[Optional[Path], typer.Option("--rehearse", metavar="FILE", help="With --init-from: labelled old data mixed into --train, so the model does not forget the old labels.", rich_help_panel=TRAINING, **ExistingFile)] = None,
     # data
     embedding_cache: Annotated[bool, typer.Option("--embedding-cache/--no-embedding-cache", help="Cache converted vector files in $SEQTAG_CACHE_DIR or ~/.cache/seqtag. (default: embedding-cache)", metavar="", show_default=False, rich_help_panel=DATA)] = True,
     # hardware
@@ -99,7 +101,8 @@ def train(
     start = time.perf_counter()
     result = train_model(
         train_file, dev_file, embeddings=embeddings, output=output, config=config, force=force, seeds=seeds,
-        checkpoint_dir=checkpoint_dir, resume=resume, embedding_cache=embedding_cache, device=device,
+        checkpoint_dir=checkpoint_dir, resume=resume, init_from=init_from, rehearse=rehearse,
+        embedding_cache=embedding_cache, device=device,
         amp=amp.value, cluster=cluster, progress=ProgressCallbacks if cluster.main else Callbacks, log=log, **given,
     )
     history = result.history

@@ -87,3 +87,17 @@ def _grouped(groups: dict[tuple, list[dict[str, Any]]], kinds: tuple[str, ...], 
         "counts": {kind: {t: counts[kind][t] for t in ranked[kind]} for kind in kinds},
         "errors": {kind: {t: errors[kind][t] for t in ranked[kind]} for kind in kinds},
     }
+
+
+def label_set_errors(
+    texts: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], lines: Sequence[int]
+) -> dict[str, Any]:
+    """Multi-label errors by label: ``missed_label`` (gold, not predicted) and ``spurious_label`` (predicted,
+    not gold), with the texts."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for words, line, g, p in zip(texts, lines, gold, pred):
+        for label in sorted(set(g) - set(p)):
+            groups[("missed_label", label, label, None)].append({"line": line, "text": " ".join(words)})
+        for label in sorted(set(p) - set(g)):
+            groups[("spurious_label", label, None, label)].append({"line": line, "text": " ".join(words)})
+    return _grouped(groups, ("missed_label", "spurious_label"), ("kind", "type", "gold", "predicted"))

@@ -26,11 +26,30 @@ class Tagged:
     pred: list[list[str]]
     lines: list[int]  # where each sentence starts
     scheme: str
+    # per sentence, every entity (type, start, end, probability) at least as probable as the evaluation asked
+    candidates: list[list[tuple[str, int, int, float]]] | None = None
 
     def scores(self, mode: str = "default") -> dict:
         """seqeval's scores as a plain dict, with the data's name and the headline ``score`` (micro F1, or
         accuracy for plain tags)."""
         return {**tagging_report(self.gold, self.pred, self.scheme, mode), "data": self.name}
+
+    def threshold_scores(self, threshold: float, mode: str = "default") -> dict:
+        """Precision, recall and F1 (per type, micro, macro) of the entities at least ``threshold`` probable,
+        on the best path or not, against the gold entities (``evaluate --min-confidence``)."""
+        from seqtag.evaluation.metrics import sentence_entities, span_set_report
+
+        gold = sentence_entities(self.gold, self.scheme, mode)
+        return span_set_report(gold, [{span[:3] for span in found if span[3] >= threshold} for found in self.candidates or []],
+                               threshold)
+
+    def pr_points(self, mode: str = "default") -> list[dict[str, float]]:
+        """Micro precision and recall of the entities above each threshold, highest first (``--pr-curve``)."""
+        from seqtag.evaluation.metrics import sentence_entities, threshold_curve
+
+        gold = sentence_entities(self.gold, self.scheme, mode)
+        scored = [(span[3], span[:3] in truth) for found, truth in zip(self.candidates or [], gold) for span in found]
+        return threshold_curve(scored, sum(map(len, gold)))
 
     def errors(self) -> dict:
         """The ``--errors`` report: spans missed, spurious, of the wrong type or boundary, by type."""
@@ -72,7 +91,64 @@ class Classified:
         return self.labels, confusion_matrix(self.gold, self.pred, labels=self.labels).tolist(), "classes"
 
 
-Outcome = Union[Tagged, Classified]
+@dataclass
+class MultiLabeled:
+    """A multi-label data set as scored: texts, gold and predicted label lists, and the probabilities."""
+
+    name: str
+    texts: list[list[str]]
+    gold: list[list[str]]
+    pred: list[list[str]]
+    lines: list[int]
+    labels: list[str]  # every label the model knows, in its order
+    probabilities: list[list[float]]  # per text, each label's (in ``labels`` order)
+    thresholds: dict[str, float]  # what ``pred`` used
+
+    def scores(self, mode: str = "default") -> dict:
+        """scikit-learn's multi-label scores (per label, micro, macro, samples, exact match), the headline
+        ``score`` (micro F1), the thresholds and the data's name."""
+        from seqtag.evaluation.metrics import multilabel_report
+
+        report = multilabel_report(self.gold, self.pred, self.labels)
+        return {**report, "thresholds": dict(self.thresholds), "data": self.name}
+
+    def _above(self, threshold: float) -> list[list[str]]:
+        return [[label for label, p in zip(self.labels, probs) if p >= threshold] for probs in self.probabilities]
+
+    def threshold_scores(self, threshold: float, mode: str = "default") -> dict:
+        """The scores with one threshold for every label (``evaluate --min-confidence``)."""
+        from seqtag.evaluation.metrics import multilabel_report
+
+        report = multilabel_report(self.gold, self._above(threshold), self.labels)
+        chosen = sum(map(len, self._above(threshold)))
+        return {"threshold": threshold, "spans": chosen, "per_type": report["per_class"], "micro": report["micro"],
+                "macro": report["macro"], "samples": report["samples"]}
+
+    def pr_points(self, mode: str = "default") -> list[dict[str, float]]:
+        """Micro precision and recall with one threshold for every label, over thresholds (``--pr-curve``)."""
+        from seqtag.evaluation.metrics import threshold_curve
+
+        scored = [(p, label in truth) for probs, truth in zip(self.probabilities, self.gold)
+                  for label, p in zip(self.labels, probs) if p >= PR_FLOOR]
+        return threshold_curve(scored, sum(map(len, self.gold)))
+
+    def errors(self) -> dict:
+        from seqtag.evaluation.errors import label_set_errors
+
+        return label_set_errors(self.texts, self.gold, self.pred, self.lines)
+
+    def confusion(self) -> tuple[list[str], list[list[int]], str]:
+        """Texts by gold label (rows) and predicted label (columns): the diagonal counts the labels found."""
+        index = {label: j for j, label in enumerate(self.labels)}
+        matrix = [[0] * len(self.labels) for _ in self.labels]
+        for truth, chosen in zip(self.gold, self.pred):
+            for g in truth:
+                for p in chosen:
+                    matrix[index[g]][index[p]] += 1
+        return self.labels, matrix, "labels (texts with the gold label and the predicted one)"
+
+
+Outcome = Union[Tagged, Classified, MultiLabeled]
 
 
 def _types(tag: str) -> str:
@@ -97,11 +173,17 @@ class Evaluation:
         return self.report["score"]
 
 
+PR_FLOOR = 0.01  # --pr-curve: the lowest threshold drawn (candidates less probable are not looked for)
+
+
 def evaluate(model: Any, data: Source, *, mode: str = "default", errors: bool = False, device: str = "cpu",
-             **overrides: Any) -> Evaluation:
+             min_confidence: float | None = None, pr_curve: bool = False, **overrides: Any) -> Evaluation:
     """Predict labelled ``data`` with ``model`` (a loaded model or a model file) and score it as
     ``seqtag evaluate`` does. ``overrides`` change how the data is read (``input_format``, ``token_column``,
-    ``tag_column``, ``label_column`` …; by default as the training data was); ``errors`` adds the error report."""
+    ``tag_column``, ``label_column`` …; by default as the training data was); ``errors`` adds the error report.
+    ``min_confidence`` adds ``report["min_confidence"]``: the scores of what is at least that probable (a
+    tagger's entities on the best path or not, a multi-label classifier's labels); ``pr_curve`` adds
+    ``report["pr_curve"]``, micro precision and recall over thresholds from 1 down to ``PR_FLOOR``."""
     import dataclasses
 
     from seqtag.config import check_value
@@ -112,8 +194,17 @@ def evaluate(model: Any, data: Source, *, mode: str = "default", errors: bool = 
 
         model = load(model).to(resolve_device(device))
     settings = {key: check_value(key, value, key) for key, value in overrides.items()}
-    outcome = model.outcome(data, dataclasses.replace(model.data_config, **settings))
+    floor = min(min_confidence if min_confidence is not None else 1.0, PR_FLOOR) if pr_curve else min_confidence
+    if floor is not None:
+        # the options `seqtag predict --min-confidence` takes, checked alike (range, task, scheme)
+        model.check_prediction_options("jsonl", None, floor)
+    options = {"min_confidence": floor} if floor is not None else {}
+    outcome = model.outcome(data, dataclasses.replace(model.data_config, **settings), **options)
     report = outcome.scores(mode)
+    if min_confidence is not None:
+        report["min_confidence"] = outcome.threshold_scores(min_confidence, mode)
+    if pr_curve:
+        report["pr_curve"] = outcome.pr_points(mode)
     if errors:
         report["errors"] = outcome.errors()
     return Evaluation(report, outcome)
@@ -121,9 +212,9 @@ def evaluate(model: Any, data: Source, *, mode: str = "default", errors: bool = 
 
 def classify_labelled(classifier: Any, source: Source, data_config: DataConfig) -> Classified:
     """Classify labelled texts; a gold label the model does not know is an input error."""
-    from seqtag.tasks.classification import read_data
+    from seqtag.tasks.classification import one_label, read_data
 
-    examples = list(read_data(source, data_config))
+    examples = [one_label(e, _name(source)) for e in read_data(source, data_config)]
     known = set(classifier.labels.items)
     for example in examples:
         if example.label not in known:
@@ -139,8 +230,30 @@ def classify_labelled(classifier: Any, source: Source, data_config: DataConfig) 
     )
 
 
-def tag_labelled(tagger: Any, source: Source, data_config: DataConfig) -> Tagged:
+def multilabel_labelled(model: Any, source: Source, data_config: DataConfig,
+                        min_confidence: float | None = None) -> MultiLabeled:
+    """Classify labelled texts with a multi-label model; a gold label the model does not know is an input
+    error. ``min_confidence`` needs nothing more: the outcome keeps every probability."""
+    from seqtag.tasks.classification import read_data
+
+    examples = list(read_data(source, data_config))
+    known = set(model.labels.items)
+    for example in examples:
+        for label in example.label_set():
+            if label not in known:
+                raise InputError(f"gold label {label!r} is not one this model knows ({', '.join(sorted(known))})",
+                                 _name(source), example.line)
+    texts = [e.tokens for e in examples]
+    probabilities = model.probabilities(texts)
+    return MultiLabeled(
+        _name(source), texts, [e.label_set() for e in examples], [model.chosen(p) if p else [] for p in probabilities],
+        [e.line for e in examples], list(model.labels.items), probabilities, dict(model.thresholds),
+    )
+
+
+def tag_labelled(tagger: Any, source: Source, data_config: DataConfig, min_confidence: float | None = None) -> Tagged:
     """Tag ``source`` (labelled, read with ``data_config``); predictions come in the gold file's scheme.
+    With ``min_confidence``, also every entity at least that probable (:attr:`Tagged.candidates`).
 
     A gold tag (or entity type) the model cannot produce is an input error: it usually means the wrong
     tag column or the wrong data set.
@@ -156,7 +269,13 @@ def tag_labelled(tagger: Any, source: Source, data_config: DataConfig) -> Tagged
                     str(source),
                     sentence.line + offset,
                 )
-    predicted = tagger.predict([s.tokens for s in sentences])
+    candidates = None
+    if min_confidence is None:
+        predicted = tagger.predict([s.tokens for s in sentences])
+    else:
+        details = tagger.predict_details([s.tokens for s in sentences], min_confidence=min_confidence)
+        predicted = [d.tags for d in details]
+        candidates = [[span[:4] for span in d.candidates or []] for d in details]
     scheme = tagger.data_scheme
     gold = [s.tags for s in sentences]
     if scheme != "plain":
@@ -167,7 +286,8 @@ def tag_labelled(tagger: Any, source: Source, data_config: DataConfig) -> Tagged
 
             predicted = [convert(p, scheme, file_scheme) for p in predicted]
             scheme = file_scheme
-    return Tagged(_name(source), [s.tokens for s in sentences], gold, predicted, [s.line for s in sentences], scheme)
+    return Tagged(_name(source), [s.tokens for s in sentences], gold, predicted, [s.line for s in sentences], scheme,
+                  candidates)
 
 
 def read_predictions(
@@ -268,6 +388,25 @@ def compare_labels(gold_source: Source, systems: tuple[str, str], data_config: D
     return "examples", len(gold_labels), metrics
 
 
+def compare_label_sets(gold_source: Source, systems: tuple[str, str], data_config: DataConfig, samples: int,
+                       seed: int, **_: Any) -> tuple[str, int, dict]:
+    """Two multi-label classifiers' outputs (a line of tab-separated labels per text) against gold:
+    ``("examples", count, metrics)``, micro and macro F1."""
+    from seqtag.evaluation.metrics import label_set_counts
+    from seqtag.evaluation.significance import compare
+    from seqtag.tasks.classification import read_data
+
+    gold_name = _name(gold_source)
+    gold = [e.label_set() for e in read_data(gold_source, data_config)]
+    a, b = ([[label for label in line.split("\t") if label] for line in _read_labels(path, len(gold), gold_name,
+                                                                                      data_config.encoding)]
+            for path in systems)
+    labels = sorted({label for sets in (gold, a, b) for labels_of in sets for label in labels_of})
+    counts_a, counts_b = label_set_counts(gold, a, labels), label_set_counts(gold, b, labels)
+    metrics = {name: compare(counts_a[name], counts_b[name], name, samples, seed) for name in ("f1", "macro_f1")}
+    return "examples", len(gold), metrics
+
+
 def compare_tags(gold_source: Source, systems: tuple[str, str], data_config: DataConfig, pred_column: int,
                  scheme: str, mode: str, samples: int, seed: int) -> tuple[str, int, dict]:
     """Two taggers' column files against gold: ``("sentences", count, metrics)``, micro F1 (or accuracy)."""
@@ -329,7 +468,7 @@ def _read_labels(source: str, count: int, gold_name: str, encoding: str) -> list
 
 def score_rows(per_name: dict, report: dict) -> list[tuple[str, str, str, str, str]]:
     """Rows (name, precision, recall, f1, support) in percent, then the micro and macro averages."""
-    named = list(per_name.items()) + [(f"{avg} avg", report[avg]) for avg in ("micro", "macro")]
+    named = list(per_name.items()) + [(f"{avg} avg", report[avg]) for avg in ("micro", "macro", "samples") if avg in report]
     return [
         (name, f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}", f"{100 * row['f1']:.2f}", str(row["support"]))
         for name, row in named

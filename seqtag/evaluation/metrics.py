@@ -194,3 +194,102 @@ def type_confusion(
     flat_pred = [kind(t) for tags in pred for t in tags]
     labels = sorted(set(flat_gold) | set(flat_pred), key=lambda label: (label == "O", label))
     return labels, confusion_matrix(flat_gold, flat_pred, labels=labels).tolist()
+
+
+def span_set_report(gold: Sequence[set[Span]], predicted: Sequence[set[Span]], threshold: float) -> dict:
+    """Precision, recall and F1 per type, micro and macro, of predicted entity sets (which may overlap: the
+    entities above a probability) against the gold ones, one set per sentence; ``spans`` counts the predicted."""
+    counts: dict[str, list[int]] = {}
+    for truth, found in zip(gold, predicted):
+        for kind, *_ in truth | found:
+            counts.setdefault(kind, [0, 0, 0])
+        for span in found:
+            counts[span[0]][0] += span in truth
+            counts[span[0]][1] += 1
+        for span in truth:
+            counts[span[0]][2] += 1
+
+    def scores(tp: int, pred: int, gold_count: int) -> dict:
+        precision = tp / pred if pred else 0.0
+        recall = tp / gold_count if gold_count else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": precision, "recall": recall, "f1": f1, "support": gold_count}
+
+    per_type = {kind: scores(*counts[kind]) for kind in sorted(counts)}
+    micro = scores(*(sum(c[i] for c in counts.values()) for i in range(3)))
+    macro = {
+        name: sum(row[name] for row in per_type.values()) / len(per_type) if per_type else 0.0
+        for name in ("precision", "recall", "f1")
+    } | {"support": micro["support"]}
+    return {"threshold": threshold, "spans": sum(c[1] for c in counts.values()), "per_type": per_type,
+            "micro": micro, "macro": macro}
+
+
+def threshold_curve(scored: Sequence[tuple[float, bool]], gold_count: int) -> list[dict[str, float]]:
+    """Micro precision and recall of the predictions at least as probable as each threshold: one point per
+    distinct probability of ``scored`` ((probability, correct) pairs), highest threshold first."""
+    points: list[dict[str, float]] = []
+    tp = seen = 0
+    ranked = sorted(scored, key=lambda item: -item[0])
+    for i, (p, correct) in enumerate(ranked):
+        tp += correct
+        seen += 1
+        if i + 1 < len(ranked) and ranked[i + 1][0] == p:
+            continue  # ties enter together
+        points.append({"threshold": p, "precision": tp / seen, "recall": tp / gold_count if gold_count else 0.0})
+    return points
+
+
+def multilabel_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> dict:
+    """Multi-label scores from scikit-learn: per-label precision / recall / F1 / support, micro, macro and
+    samples averages (``samples``: the mean over texts of each text's F1), and exact-match ``accuracy``
+    (the share of texts whose label set is right)."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    if len(gold) != len(pred):
+        raise ValueError(f"expected {len(gold)} predictions, got {len(pred)}")
+    labels = list(labels)
+    index = {label: j for j, label in enumerate(labels)}
+
+    def matrix(sets: Sequence[Sequence[str]]) -> np.ndarray:
+        hot = np.zeros((len(sets), len(labels)), dtype=np.int64)
+        for row, chosen in enumerate(sets):
+            hot[row, [index[label] for label in chosen]] = 1
+        return hot
+
+    y_true, y_pred = matrix(gold), matrix(pred)
+    result: dict = {"examples": len(gold), "labels": labels}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+        result["per_class"] = {
+            label: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(s[j])}
+            for j, label in enumerate(labels)
+        }
+        for average in ("micro", "macro", "samples"):
+            if average == "samples" and not len(gold):
+                ap = ar = af = 0.0
+            else:
+                ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+            result[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af), "support": int(y_true.sum())}
+    result["accuracy"] = float(accuracy_score(y_true, y_pred)) if len(gold) else 0.0
+    result["score"] = result["micro"]["f1"]
+    return result
+
+
+def label_set_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-text counts for multi-label classifiers: ``f1`` ``(n, 3)`` (true positive, predicted and gold
+    labels: micro F1) and ``macro_f1`` ``(n, labels, 3)``."""
+    import numpy as np
+
+    index = {label: j for j, label in enumerate(labels)}
+    counts = np.zeros((len(gold), len(labels), 3), dtype=np.int64)
+    for row, (truth, chosen) in enumerate(zip(gold, pred)):
+        for label in set(truth) & set(chosen):
+            counts[row, index[label], 0] = 1
+        for label in set(chosen):
+            counts[row, index[label], 1] = 1
+        for label in set(truth):
+            counts[row, index[label], 2] = 1
+    return {"f1": counts.sum(axis=1), "macro_f1": counts}

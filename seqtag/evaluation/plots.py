@@ -68,6 +68,36 @@ def confusion_png(labels: list[str], matrix: list[list[int]], path: Path, title:
     _save(figure, path)
 
 
+def pr_curve_png(points: list[dict[str, float]], path: Path, title: str, marks: dict[str, tuple[float, float]]) -> None:
+    """Precision against recall over thresholds (``points``, highest threshold first), a few thresholds
+    written along the curve, and ``marks``: named (recall, precision) points such as the best-path scores."""
+    check_output(path)
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6.0, 5.0))
+    recall = [point["recall"] for point in points]
+    precision = [point["precision"] for point in points]
+    axes.plot(recall, precision, color="tab:blue", linewidth=1.5, label="threshold on the probability")
+    shown = set()
+    for point in points:
+        for level in (0.9, 0.5, 0.1, 0.01):
+            if level not in shown and point["threshold"] <= level:
+                shown.add(level)
+                axes.plot(point["recall"], point["precision"], "o", color="tab:blue", markersize=4)
+                axes.annotate(f"P ≥ {point['threshold']:.2g}", (point["recall"], point["precision"]), fontsize=8,
+                              textcoords="offset points", xytext=(4, 4))
+    for (name, (r, p)), colour in zip(marks.items(), ("tab:red", "tab:green", "tab:orange")):
+        axes.plot(r, p, "s", color=colour, markersize=6, label=name)
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0.0, 1.02)
+    axes.set_ylim(0.0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize=8)
+    axes.set_title(title, fontsize=10)
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def history_png(history: list[dict[str, Any]], path: Path, title: str) -> None:
     """Training curves per epoch: mean training loss, dev scores in percent (when there was dev data) and
     the learning rate; a dashed line marks the best epoch, the one the model file keeps."""

@@ -11,10 +11,12 @@ Formats (``FORMATS``):
   lines and an example's ``line`` is the first line of its record.
 * ``label-tab`` -- headerless ``label<TAB>text``; further tabs belong to the text.
 * ``label-space`` -- ``label text``: the first whitespace-separated word is the label (Kim 2014 SST files).
-* ``fasttext`` -- ``__label__x text``. A line may start with several ``__label__`` words; the FIRST one
-  is the label and all of them are removed from the text (this reader is single-label).
-* ``jsonl`` -- one JSON object per line with a ``text`` (or ``sentence``) string and a ``label`` string or
-  integer; ``label_column`` / ``text_columns`` name other keys.
+* ``fasttext`` -- ``__label__x text``. A line may start with several ``__label__`` words: ``label`` is the
+  first, ``labels`` all of them (multi-label data), and all of them are removed from the text.
+* ``jsonl`` -- one JSON object per line with a ``text`` (or ``sentence``, or Doccano's ``data``) string and
+  a ``label`` (or ``labels``) string, integer or list of them (multi-label data: ``labels``, ``label`` the
+  first, None for ``[]``); ``label_column`` / ``text_columns`` name other keys. Doccano's text
+  classification export (``{"text": …, "label": ["a", "b"]}``) is such a file.
 * ``text`` -- unlabelled, one text per line, for prediction only. Every line, even an empty one, gives an
   example (an empty line gives ``tokens == []``), so outputs stay aligned with input lines.
 * ``auto`` -- decided by :func:`seqtag.formats.registry.resolve` from the content (and the file name where
@@ -65,6 +67,13 @@ class Example:
     label: str | None  # None when the input has no labels (prediction input)
     line: int  # 1-based source line (for JSONL/TSV the record's line)
     text: str  # the raw text (joined text columns)
+    labels: list[str] | None = None  # every label, where the record holds a list of them (fastText, JSONL)
+
+    def label_set(self) -> list[str]:
+        """Every label of the record: ``labels``, else ``[label]`` (``[]`` for none)."""
+        if self.labels is not None:
+            return self.labels
+        return [self.label] if self.label is not None else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +158,13 @@ def _read(source: Source, format: str, encoding: str, options: _Options) -> Iter
             raise InputError("no examples found", name)
 
 
-def _example(options: _Options, text: str, label: str | None, line: int, name: str) -> Example:
+def _example(options: _Options, text: str, label: str | None, line: int, name: str,
+             labels: list[str] | None = None) -> Example:
     if not text:
         raise InputError("missing text", name, line)
-    if label is not None and not label:
+    if (label is not None and not label) or (labels is not None and not all(labels)):
         raise InputError("empty label", name, line)
-    return Example(tokens=options.tokenize(text), label=label, line=line, text=text)
+    return Example(tokens=options.tokenize(text), label=label, line=line, text=text, labels=labels)
 
 
 def _read_text(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
@@ -189,19 +199,23 @@ def _read_fasttext(name: str, lines: Iterator[str], options: _Options) -> Iterat
         if not stripped:
             continue
         match = _FASTTEXT_LABELS.match(stripped)
+        labels = None
         if match is None:
             if options.with_labels:
                 raise InputError("missing label: the line does not start with __label__", name, lineno)
             text, label = stripped, None
         else:
             text = stripped[match.end():]
-            label = match.group().split()[0][len("__label__"):] if options.with_labels else None
-        yield _example(options, text, label, lineno, name)
+            found = list(dict.fromkeys(word[len("__label__"):] for word in match.group().split()))
+            label = found[0] if options.with_labels else None
+            labels = found if options.with_labels and len(found) > 1 else None
+        yield _example(options, text, label, lineno, name, labels)
 
 
 def _read_jsonl(name: str, lines: Iterator[str], options: _Options) -> Iterator[Example]:
     text_keys = options.text_columns
     label_key = "label" if options.label_column is None else options.label_column
+    chosen = options.label_column is not None
     for key in [label_key, *(text_keys or ())]:
         if not isinstance(key, str):
             raise InputError(f"JSONL records are objects: name the column by key, not by index {key!r}")
@@ -217,7 +231,7 @@ def _read_jsonl(name: str, lines: Iterator[str], options: _Options) -> Iterator[
             raise InputError("invalid JSON: nested too deeply", name, lineno) from None
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, found {_json_type(record)}", name, lineno)
-        keys = text_keys or [next((k for k in ("text", "sentence") if k in record), "text")]
+        keys = text_keys or [next((k for k in ("text", "sentence", "data") if k in record), "text")]
         pieces = []
         for key in keys:
             if key not in record:
@@ -227,20 +241,32 @@ def _read_jsonl(name: str, lines: Iterator[str], options: _Options) -> Iterator[
             if not isinstance(value, str):
                 raise InputError(f"{key!r} must be a string, found {_json_type(value)}", name, lineno)
             pieces.append(value.strip())
-        label = _json_label(record, label_key, name, lineno) if options.with_labels else None
-        yield _example(options, " ".join(p for p in pieces if p), label, lineno, name)
+        label, labels = None, None
+        if options.with_labels:
+            key = label_key if chosen or label_key in record or "labels" not in record else "labels"
+            label, labels = _json_label(record, key, name, lineno)
+        yield _example(options, " ".join(p for p in pieces if p), label, lineno, name, labels)
 
 
-def _json_label(record: dict, key: str, name: str, line: int) -> str:
+def _json_label(record: dict, key: str, name: str, line: int) -> tuple[str | None, list[str] | None]:
+    """The label of a record and, for a list of labels, the list (the label is then its first, or None)."""
     if record.get(key) is None:
         raise InputError(f"missing label: no key {key!r} (or it is null)", name, line)
     value = record[key]
+    if isinstance(value, list):
+        labels = list(dict.fromkeys(_json_label_value(item, key, name, line, "an item of") for item in value))
+        return (labels[0] if labels else None), labels
+    return _json_label_value(value, key, name, line), None
+
+
+def _json_label_value(value: object, key: str, name: str, line: int, what: str = "") -> str:
     # bool is an int subclass, but true/false as a class label is more likely a mistake than intended.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
         return value.strip()
-    raise InputError(f"{key!r} must be a string or an integer, found {_json_type(value)}", name, line)
+    raise InputError(f"{what + ' ' if what else ''}{key!r} must be a string or an integer, found {_json_type(value)}",
+                     name, line)
 
 
 def _json_type(value: object) -> str:
@@ -359,15 +385,34 @@ def format_header(format: str) -> str:
     return _HEADERS.get(format, "")
 
 
-def format_example(label: str, text: str, format: str) -> str:
-    """One labelled text as a line of ``format`` (a record for csv), the inverse of its reader.
+LIST_FORMATS = ("fasttext", "jsonl")  # the formats that hold a list of labels per text
+
+
+def format_example(label: str | Sequence[str], text: str, format: str) -> str:
+    """One labelled text as a line of ``format`` (a record for csv), the inverse of its reader. ``label``
+    may be a list of labels (multi-label data) for the formats of ``LIST_FORMATS``: several ``__label__``
+    words, or a JSON list.
 
     Line formats cannot hold a tab or line break in the text, so those become spaces. Raises
     ``ValueError`` for a label the format cannot hold (whitespace in label-space / fasttext labels, a tab
-    in tsv / label-tab ones).
+    in tsv / label-tab ones, a list of labels in a format without lists).
     """
     if format not in WRITE_FORMATS:
         raise ValueError(f"unknown output format {format!r}; expected one of {', '.join(WRITE_FORMATS)}")
+    if not isinstance(label, str):
+        labels = list(label)
+        if format == "jsonl":
+            return json.dumps({"text": text, "label": labels}, ensure_ascii=False) + "\n"
+        if format != "fasttext":
+            if len(labels) != 1:
+                raise ValueError(f"{len(labels)} labels: {format} holds one label per text "
+                                 f"(lists of labels: {', '.join(LIST_FORMATS)})")
+            return format_example(labels[0], text, format)
+        if not labels:
+            raise ValueError("no label: a fasttext line needs at least one __label__")
+        for one in labels:
+            format_example(one, text, format)  # the checks of a single label
+        return " ".join(f"__label__{one}" for one in labels) + " " + text.translate(_ONE_LINE) + "\n"
     if format == "jsonl":
         return json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n"
     if format == "csv":

@@ -21,7 +21,9 @@ from typing import IO, Any
 from seqtag.errors import InputError
 from seqtag.formats.columns import is_column_header
 
-TAG, CLASSIFY = "tag", "classify"
+TAG, CLASSIFY, MULTILABEL = "tag", "classify", "multilabel"
+# The task whose formats each task reads: multi-label classifiers read classification formats.
+FORMAT_TASK = {TAG: TAG, CLASSIFY: CLASSIFY, MULTILABEL: CLASSIFY}
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,7 @@ def resolve(source: Any, requested: str = "auto", *, task: str | None = None, la
     file, what it looks like and the value of ``option`` that settles it.
     """
     name = _name(source)
+    task = FORMAT_TASK.get(task, task) if task is not None else None
     if context is None and task is not None:
         context = f"this model is a {'tagger' if task == TAG else 'classifier'}"
     if requested != "auto":
@@ -339,10 +342,35 @@ def _choose(sniffed: Sniffed, name: str, task: str | None, labelled: bool, optio
 
 
 def detect_task(source: Any, encoding: str = "utf-8", input_format: str = "auto") -> str:
-    """The task labelled data is for: from the explicit format, else from what the content looks like."""
-    fmt, _ = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
+    """The task labelled data is for: from the explicit format, else from what the content looks like;
+    classification data whose first lines hold lists of labels is for multi-label classification."""
+    fmt, source = resolve(source, input_format, encoding=encoding, labelled=True, option="--input-format")
     assert fmt.task is not None
+    if fmt.name in ("fasttext", "jsonl") and label_lists(head(source, encoding)[0], fmt.name):
+        return MULTILABEL
     return fmt.task
+
+
+def label_lists(lines: list[str], format: str) -> bool:
+    """Whether some of ``lines`` (of a fasttext or jsonl file) give a text several labels: several
+    ``__label__`` words, or a JSON list of labels (``label`` or ``labels``: Doccano's export)."""
+    import json
+
+    for line in lines:
+        if format == "fasttext":
+            words = line.split()
+            if len(words) > 1 and words[0].startswith("__label__") and words[1].startswith("__label__"):
+                return True
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            value = record.get("label", record.get("labels"))
+            if isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------- reading

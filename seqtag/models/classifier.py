@@ -45,6 +45,8 @@ class ClassifierNet(nn.Module):
         self.encoder = TokenEncoder(config, num_words, num_chars, trainable_words)
         self.attention = AdditivePooling(self.encoder.output_dim) if config.pooling == "attention" else None
         self.output = nn.Linear(self.encoder.output_dim, num_classes)
+        # --class-weights auto: one weight per class on the loss, set for training only (not saved)
+        self.register_buffer("class_weights", None, persistent=False)
 
     def pool(self, states: torch.Tensor, batch: Batch) -> torch.Tensor:
         """states (B, T, D) -> (B, D)."""
@@ -69,7 +71,20 @@ class ClassifierNet(nn.Module):
     def loss(self, batch: Batch) -> torch.Tensor:
         if batch.labels is None:
             raise ValueError("expected a batch with gold labels, got labels=None")
-        return F.cross_entropy(self.logits(batch), batch.labels)
+        return F.cross_entropy(self.logits(batch), batch.labels, weight=self.class_weights)
 
     def probabilities(self, batch: Batch) -> torch.Tensor:
         return torch.softmax(self.logits(batch), dim=1)  # shape: (B, num_classes)
+
+
+class MultiLabelNet(ClassifierNet):
+    """Any number of labels per text: one sigmoid output per label, trained with binary cross-entropy on
+    multi-hot targets (``batch.labels``, shape ``(B, num_labels)``, floats)."""
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        if batch.labels is None:
+            raise ValueError("expected a batch with gold labels, got labels=None")
+        return F.binary_cross_entropy_with_logits(self.logits(batch), batch.labels, pos_weight=self.class_weights)
+
+    def probabilities(self, batch: Batch) -> torch.Tensor:
+        return torch.sigmoid(self.logits(batch))  # shape: (B, num_labels), each in [0, 1] on its own

@@ -249,6 +249,51 @@ class LinearChainCRF(nn.Module):
         keep = torch.where(continued, -torch.expm1(log_continue.clamp(max=0.0)), 1.0)
         return log_segment.exp() * keep
 
+    def labelled_segment_marginals(
+        self, emissions: Tensor, mask: Tensor, segments: Tensor, segment_tags: Tensor, stop_tags: Tensor
+    ) -> Tensor:
+        """As :meth:`segment_marginals`, but every segment carries its own tags, so segments of one sequence
+        may overlap and disagree (the candidate spans of ``predict --min-confidence``).
+
+        For segment ``n = (b, s, e)``: ``p(y[s:e] = segment_tags[n, :e - s] and y[e] != stop_tags[n] | emissions[b])``;
+        the second condition is dropped when ``stop_tags[n] < 0`` or ``e`` is the sequence's length.
+
+        Args:
+            emissions, mask: as for :meth:`marginals`.
+            segments: shape ``(num_segments, 3)``, dtype long: sequence index, start, end (exclusive), ``e > s``.
+            segment_tags: shape ``(num_segments, width)``, dtype long, ``width >= e - s``; entries past a
+                segment's length are ignored (any valid tag index).
+            stop_tags: shape ``(num_segments,)``, dtype long.
+
+        Returns:
+            shape ``(num_segments,)``.
+        """
+        self._validate(emissions, mask)
+        _, trans, _ = self._scores(emissions.dtype)
+        alphas, betas, log_z = self._forward_backward(emissions, mask)
+        b, s, e = segments.unbind(1)
+        length = e - s
+        width = segment_tags.size(1)
+        # shape: (num_segments, width)
+        offsets = torch.arange(width, device=emissions.device).unsqueeze(0)
+        inside = offsets < length.unsqueeze(1)
+        positions = (s.unsqueeze(1) + offsets).clamp(max=emissions.size(1) - 1)
+        tags = segment_tags.masked_fill(~inside, 0)
+        emitted = emissions[b.unsqueeze(1), positions, tags]
+        # shape: (num_segments, width - 1): transition into each later tag of the segment, plus its emission
+        steps = trans[tags[:, :-1], tags[:, 1:]] + emitted[:, 1:]
+        inner = torch.where(inside[:, 1:], steps, torch.zeros_like(steps)).sum(dim=1)
+        first_tag = tags[:, 0]
+        last = e - 1
+        last_tag = tags.gather(1, (length - 1).unsqueeze(1)).squeeze(1)
+        log_segment = alphas[b, s, first_tag] + inner + betas[b, last, last_tag] - log_z[b]
+        stop = stop_tags.clamp(min=0)
+        after = e % emissions.size(1)
+        log_continue = trans[last_tag, stop] + emissions[b, after, stop] + betas[b, after, stop] - betas[b, last, last_tag]
+        continued = (stop_tags >= 0) & (e < mask.sum(dim=1)[b])
+        keep = torch.where(continued, -torch.expm1(log_continue.clamp(max=0.0)), torch.ones_like(log_continue))
+        return log_segment.exp() * keep
+
     # ------------------------------------------------------------------ internals
 
     def _validate(self, emissions: Tensor, mask: Tensor, tags: Tensor | None = None) -> None:

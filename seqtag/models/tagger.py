@@ -27,6 +27,8 @@ class TaggerNet(nn.Module):
         self.encoder = TokenEncoder(config, num_words, num_chars, trainable_words)
         self.project = nn.Linear(self.encoder.output_dim, num_tags)
         self.crf = LinearChainCRF(num_tags, constraints) if config.head == "crf" else None
+        # --class-weights auto (softmax head): one weight per tag on the loss, set for training only (not saved)
+        self.register_buffer("class_weights", None, persistent=False)
 
     def emissions(self, batch: Batch) -> torch.Tensor:
         return self.project(self.encoder(batch))  # shape: (B, T, num_tags)
@@ -38,7 +40,7 @@ class TaggerNet(nn.Module):
         scores = self.emissions(batch).float()  # under autocast: the CRF's log-sum-exps stay in float32
         if self.crf is not None:
             return self.crf(scores, batch.tags, batch.mask, reduction="mean")
-        return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask])
+        return F.cross_entropy(scores[batch.mask], batch.tags[batch.mask], weight=self.class_weights)
 
     def decode(self, batch: Batch) -> list[list[int]]:
         """Best tag ids per sentence (Viterbi for CRF, argmax for softmax), unpadded."""

@@ -12,6 +12,7 @@ from seqtag.errors import InputError
 TASKS = {
     "tag": "seqtag.tasks.tagging:Tagger",
     "classify": "seqtag.tasks.classification:Classifier",
+    "multilabel": "seqtag.tasks.multilabel:MultiLabel",
 }
 
 

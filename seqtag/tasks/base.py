@@ -18,6 +18,8 @@ from seqtag.errors import InputError
 from seqtag.data.vocab import Vocab, WordVocab
 
 PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
+# --init-from: a new label's output bias: e^-30 below a label scoring 0, so the untrained model predicts as before
+NEW_LABEL_BIAS = -30.0
 M = TypeVar("M", bound="Model")
 
 
@@ -115,9 +117,81 @@ class Model:
     # ---- the task protocol: what each task defines ----
 
     @classmethod
-    def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
-        """Read labelled training (and dev) files; the label vocabulary and the targets."""
+    def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
+                      known: Sequence[str] = ()) -> TrainingData:
+        """Read labelled training files (one, or several read as one: ``--rehearse``) and the dev file; the
+        label vocabulary (with the ``known`` labels of a model continued with ``--init-from``) and the targets."""
         raise NotImplementedError
+
+    # the output layer's parameters whose axes run over the labels, and what a new label's entries start as:
+    # (axes, value) by state-dict key (``--init-from`` copies the old labels' entries by name)
+    label_parameters: dict[str, tuple[tuple[int, ...], float]] = {}
+
+    def inherit(self, old: Model) -> None:
+        """What a model continued from ``old`` (``--init-from``) keeps of it besides the weights."""
+
+    @classmethod
+    def extend(cls: type[M], old: Model, data: TrainingData, data_config: DataConfig, train_config: TrainConfig,
+               model_config: ModelConfig, meta: dict[str, Any]) -> M:
+        """A model that continues ``old`` on ``data`` (``--init-from``): the old vocabularies extended, the
+        old weights copied by name. A new word starts as the vector the old model gave it (through its lookup
+        chain; unknown words as <unk>), a new character as <unk>'s, a new label with weights 0 and the
+        output bias :data:`NEW_LABEL_BIAS`: untrained, the model predicts exactly what ``old`` predicts."""
+        old_words = old.words
+        kept = old_words.items[: old_words.trainable]
+        known = set(kept)
+        new_words = list(dict.fromkeys(t for record in data.train for t in record.tokens if t not in known))
+        moved = set(new_words)
+        extra = [(i, w) for i, w in enumerate(old_words.items[old_words.trainable:], old_words.trainable) if w not in moved]
+        words = WordVocab(kept + new_words + [w for _, w in extra], len(kept) + len(new_words))
+        chars = None
+        if old.chars is not None:
+            seen = set(old.chars.items)
+            chars = Vocab(old.chars.items + sorted({c for w in new_words for c in w if c not in seen}))
+        net = cls.build_net(model_config, words, chars, data.labels, **data.state)
+        model = cls(net, words, chars, data.labels, model_config, data_config, train_config, meta, **data.state)
+        state = net.state_dict()
+        previous = old.net.state_dict()
+        with torch.no_grad():
+            table, frozen = previous["encoder.words.weight"], previous["encoder.extra_words"].float()
+
+            def vector(word: str) -> torch.Tensor:
+                row = old_words.lookup(word)
+                return table[row] if row < old_words.trainable else frozen[row - old_words.trainable]
+
+            rows = [table[: len(kept)]] + ([torch.stack([vector(w) for w in new_words])] if new_words else [])
+            state["encoder.words.weight"] = torch.cat(rows)
+            state["encoder.extra_words"] = frozen[[i - old_words.trainable for i, _ in extra]].reshape(-1, table.shape[1])
+            if chars is not None:
+                for key in [k for k in state if k.startswith("encoder.chars.") and k.endswith("embed.weight")]:
+                    grown = previous[key][1:2].expand(len(chars) - len(old.chars), -1)  # <unk>'s row
+                    state[key] = torch.cat([previous[key], grown])
+            mapping = [(i, data.labels.index[label]) for i, label in enumerate(old.labels.items)]
+            source = torch.tensor([i for i, _ in mapping])
+            target = torch.tensor([j for _, j in mapping])
+            for key, (axes, value) in cls.label_parameters.items():
+                if key not in state:
+                    continue
+                grown = torch.full_like(state[key], value)
+                if axes == (0,):
+                    grown[target] = previous[key][source]
+                else:  # (0, 1): label to label (CRF transitions)
+                    grown[target[:, None], target[None, :]] = previous[key][source[:, None], source[None, :]]
+                state[key] = grown
+            for key, value in previous.items():
+                if key in cls.label_parameters or key.startswith(("encoder.words.", "encoder.extra_words")):
+                    continue
+                if key.startswith("encoder.chars.") and key.endswith("embed.weight"):
+                    continue
+                if key.startswith("crf.allowed"):  # the new label set's constraints, from build_net
+                    continue
+                if value.shape != state[key].shape:
+                    raise InputError(f"cannot continue this model: {key} has shape {tuple(value.shape)}, the new "
+                                     f"network's {tuple(state[key].shape)}", "--init-from")
+                state[key] = value
+        net.load_state_dict(state)
+        model.inherit(old)
+        return model
 
     @classmethod
     def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> nn.Module:
@@ -141,8 +215,39 @@ class Model:
         return False
 
     def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
-        """Scores of ``predict``'s output against gold, with the model-selection ``score`` (higher is better)."""
+        """Scores of ``dev_predict``'s output against gold, with the model-selection ``score`` (higher is better)."""
         raise NotImplementedError
+
+    def dev_predict(self, token_lists: Sequence[Sequence[str]]) -> list[Any]:
+        """What :meth:`dev_scores` and :meth:`tune_on_dev` score: by default :meth:`predict`'s output."""
+        return self.predict(token_lists)
+
+    tunes_on_dev = False  # whether training ends with tune_on_dev on the kept weights' dev predictions
+
+    def tune_on_dev(self, gold: Sequence[Any], predicted: Sequence[Any]) -> None:
+        """Set what the task decides from dev data after training (a multi-label classifier's thresholds)."""
+
+    def label_counts(self, targets: Sequence[Any]) -> list[int]:
+        """How often each label (in ``self.labels`` order) is a training target: what ``--class-weights auto``
+        weighs by."""
+        raise NotImplementedError
+
+    def loss_weights(self, counts: list[int], examples: int) -> list[float]:
+        """``--class-weights auto``: inverse frequency, ``n / (classes × count)`` over the classes seen
+        (scikit-learn's "balanced"); 0 for a class no target has (it never enters the loss)."""
+        total, seen = sum(counts), sum(1 for count in counts if count)
+        return [total / (seen * count) if count else 0.0 for count in counts]
+
+    def set_class_weights(self, targets: Sequence[Any]) -> str | None:
+        """Put ``--class-weights auto`` weights on the network's loss (a buffer that is not saved); a line
+        for the training log, or None when the setting is ``none``."""
+        if self.model_config.class_weights != "auto":
+            return None
+        weights = self.loss_weights(self.label_counts(targets), len(targets))
+        self.net.class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
+        named = sorted((w, label) for w, label in zip(weights, self.labels.items) if w > 0)
+        shown = ", ".join(f"{label} {w:.3g}" for w, label in (named if len(named) <= 6 else named[:3] + named[-3:]))
+        return f"class weights (inverse frequency): {shown}" + (" (lowest and highest)" if len(named) > 6 else "")
 
     def predict(self, token_lists: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[Any]:
         """One prediction per token list, in order."""
@@ -150,12 +255,13 @@ class Model:
 
     scoring: tuple[str, str] = ("", "")  # the task's functions of seqtag.evaluation.evaluate, see below
 
-    def outcome(self, source: Any, data_config: DataConfig) -> Any:
+    def outcome(self, source: Any, data_config: DataConfig, **options: Any) -> Any:
         """Predict labelled data; the predictions beside the gold labels (an outcome of
-        :mod:`seqtag.evaluation.evaluate`, which scores itself)."""
+        :mod:`seqtag.evaluation.evaluate`, which scores itself). ``options``: ``min_confidence``, for the
+        tasks whose :meth:`check_prediction_options` accept it."""
         from seqtag.evaluation import evaluate
 
-        return getattr(evaluate, self.scoring[0])(self, source, data_config)
+        return getattr(evaluate, self.scoring[0])(self, source, data_config, **options)
 
     @classmethod
     def compare_predictions(cls, gold: Any, systems: tuple[str, str], data_config: DataConfig, **options: Any) -> Any:

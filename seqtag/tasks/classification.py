@@ -23,7 +23,7 @@ from seqtag.data.vocab import Vocab, WordVocab
 from seqtag.errors import InputError
 from seqtag.formats.classification import Example, read_examples
 from seqtag.models.classifier import ClassifierNet
-from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
+from seqtag.tasks.base import NEW_LABEL_BIAS, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 class Classifier(Model):
@@ -47,9 +47,13 @@ class Classifier(Model):
             pairs = [as_text(item) for item in block]
             token_lists = [(split(text) if offsets is None else list(item))[:limit] for (text, offsets), item in zip(pairs, block)]
             for (text, _), probs in zip(pairs, self.probabilities(token_lists, batch_size)):
-                ranked = sorted(zip(self.labels.items, probs), key=lambda pair: -pair[1])
-                label, p = ranked[0] if ranked else ("", 0.0)
-                yield Classification(text, label, p, dict(ranked))
+                yield self.record(text, probs)
+
+    def record(self, text: str, probs: list[float]) -> Any:
+        """What :meth:`pipe` gives for a text with these class probabilities."""
+        ranked = sorted(zip(self.labels.items, probs), key=lambda pair: -pair[1])
+        label, p = ranked[0] if ranked else ("", 0.0)
+        return Classification(text, label, p, dict(ranked))
 
     def probabilities(self, texts: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH) -> list[list[float]]:
         """Class probabilities (in ``self.labels.items`` order) per token list; [] for an empty list."""
@@ -74,10 +78,11 @@ class Classifier(Model):
     # ---- the task protocol ----
 
     @classmethod
-    def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
-        train_examples = _labelled(train, data_config)
+    def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
+                      known: Sequence[str] = ()) -> TrainingData:
+        train_examples = [e for path in (train if isinstance(train, list) else [train]) for e in _labelled(path, data_config)]
         dev_examples = _labelled(dev, data_config) if dev is not None else []
-        labels = Vocab(sorted({e.label for e in train_examples}))
+        labels = Vocab(sorted({e.label for e in train_examples} | set(known)))
         for example in dev_examples:
             if example.label not in labels:
                 raise InputError(f"label {example.label!r} does not occur in the training data", dev, example.line)
@@ -97,11 +102,44 @@ class Classifier(Model):
     def training_batch(self, token_lists: Sequence[Sequence[str]], targets: Sequence[Any]) -> Batch:
         return self.collate(token_lists, labels=targets)
 
+    label_parameters = {"output.weight": ((0,), 0.0), "output.bias": ((0,), NEW_LABEL_BIAS)}
+
+    def label_counts(self, targets: Sequence[Any]) -> list[int]:
+        """Training texts per class, in label order."""
+        index = self.labels.index
+        counts = [0] * len(self.labels)
+        for label in targets:
+            counts[index[label]] += 1
+        return counts
+
     def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
         from seqtag.evaluation.metrics import classification_report
 
         report = classification_report(list(gold), list(predicted), self.labels.items)
         return {"score": report["accuracy"], "accuracy": report["accuracy"], "f1": report["macro"]["f1"]}
+
+    def held_out(self, records: Sequence[Any], targets: Sequence[Any]) -> list[Any]:
+        """What this model (trained without ``records``) says of them, for :meth:`label_issues`: probabilities."""
+        return self.probabilities([r.tokens for r in records])
+
+    @classmethod
+    def label_issues(cls, records: Sequence[Any], targets: Sequence[Any], evidence: Sequence[Any],
+                     labels: Sequence[str]) -> list[dict[str, Any]]:
+        """The texts whose label cleanlab's ``find_label_issues`` (confident learning) finds doubtful from the
+        held-out probabilities, most doubtful first (``score``: 1 - p(gold label))."""
+        import numpy as np
+        from cleanlab.filter import find_label_issues
+
+        index = {label: i for i, label in enumerate(labels)}
+        given = np.array([index[label] for label in targets])
+        probs = np.asarray(evidence, dtype=np.float64)
+        found = find_label_issues(labels=given, pred_probs=probs, return_indices_ranked_by="self_confidence")
+        return [
+            {"line": records[i].line, "text": " ".join(records[i].tokens), "gold": labels[given[i]],
+             "suggested": labels[int(probs[i].argmax())], "gold_probability": float(probs[i, given[i]]),
+             "suggested_probability": float(probs[i].max()), "score": 1.0 - float(probs[i, given[i]])}
+            for i in found
+        ]
 
     # how labelled data is predicted beside its gold labels, and two systems' outputs compared (functions of
     # seqtag.evaluation.evaluate, which the base class's outcome() and compare_predictions() call)
@@ -120,18 +158,22 @@ class Classifier(Model):
         read = functools.partial(self.read, input_format=text_format, encoding=encoding)
         return shard_examples(read, source, fmt.line_records, tokenized, self.data_config.max_tokens, lines)
 
-    def prediction_job(self, confidence: bool, nbest: int) -> tuple[str, dict[str, Any]]:
+    def prediction_job(self, confidence: bool, nbest: int, min_confidence: float | None = None) -> tuple[str, dict[str, Any]]:
         return "predict_chunk", {}
 
-    def check_prediction_options(self, output_format: str, top_k: int | None) -> None:
+    def check_prediction_options(self, output_format: str, top_k: int | None, min_confidence: float | None = None,
+                                 confidence: bool = False, nbest: int = 0) -> None:
         if output_format == "brat":
             raise InputError("brat standoff holds spans, not a class per text; choose label-studio, doccano or spacy",
                              "--format")
         if top_k is not None and output_format != "jsonl":
             raise InputError("needs --format jsonl (class probabilities have no place in one label per line)", "--top-k")
+        if min_confidence is not None:
+            raise InputError("is for taggers (entities above a probability) and multi-label classifiers; a classifier "
+                             "gives one label per text (see --top-k)", "--min-confidence")
 
     def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
-                          confidence: bool = False, nbest: int = 0) -> None:
+                          confidence: bool = False, nbest: int = 0, min_confidence: float | None = None) -> None:
         """``(text, class probabilities)`` pairs as one label per line or JSONL records, or as documents for an
         annotation tool (``out``: a stream or an AnnotationOutput)."""
         from seqtag.formats.annotation_writers import WRITERS, classified_documents, write_documents
@@ -244,7 +286,16 @@ def read_data(source: Any, config: DataConfig, input_format: str | None = None, 
 
 
 def _labelled(path: Path, config: DataConfig) -> list[Example]:
-    examples = [e for e in read_data(path, config, context="the training data is for classification") if e.tokens]
+    examples = [one_label(e, path) for e in read_data(path, config, context="the training data is for classification") if e.tokens]
     if not examples:
         raise InputError("no examples with text found", path)
     return examples
+
+
+def one_label(example: Example, path: Any) -> Example:
+    """``example``, or an InputError when it carries a list of labels other than one: a classifier learns
+    and predicts one label per text (never the first of several, silently)."""
+    if example.labels is not None and len(example.labels) != 1:
+        raise InputError(f"{len(example.labels)} labels ({', '.join(example.labels) or 'an empty list'}); a classifier "
+                         "gives one label per text: train a multi-label classifier with --task multilabel", path, example.line)
+    return example

@@ -24,7 +24,7 @@ from seqtag.errors import InputError
 from seqtag.formats.registry import read_sentences
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
-from seqtag.tasks.base import PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
+from seqtag.tasks.base import NEW_LABEL_BIAS, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 @dataclass
@@ -36,6 +36,9 @@ class TagDetails:
     token_probs: list[float] | None = None
     span_probs: list[float] | None = None  # one per entity of ``spans(tags)``, in order: p(exactly that entity)
     nbest: list[tuple[list[str], float]] | None = None  # (tags, probability), most probable first
+    # with a min_confidence: every entity (type, token_start, token_end, probability, on the best path) whose
+    # probability is at least that, on the best path or not, overlapping or not; by start, most probable first
+    candidates: list[tuple[str, int, int, float, bool]] | None = None
 
 
 class Tagger(Model):
@@ -107,16 +110,22 @@ class Tagger(Model):
     predict_chunk = predict
 
     def predict_details(
-        self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH, confidence: bool = False, nbest: int = 0
+        self, sentences: Sequence[Sequence[str]], batch_size: int = PREDICT_BATCH, confidence: bool = False, nbest: int = 0,
+        min_confidence: float | None = None,
     ) -> list[TagDetails]:
-        """The best tags per token list plus, on request, posterior confidences and the ``nbest`` best tag
-        sequences with their probabilities. Probabilities come from the CRF (forward-backward, k-best
-        Viterbi); a softmax head's per-token distributions are treated as a CRF with zero transition scores,
-        under which the same computations give products of softmax probabilities."""
+        """The best tags per token list plus, on request, posterior confidences, the ``nbest`` best tag
+        sequences with their probabilities, and every entity whose probability is at least ``min_confidence``
+        (:attr:`TagDetails.candidates`). Probabilities come from the CRF (forward-backward, k-best Viterbi); a
+        softmax head's per-token distributions are treated as a CRF with zero transition scores, under which
+        the same computations give products of softmax probabilities."""
         check_token_lists(sentences)
+        if min_confidence is not None:
+            self.check_min_confidence(min_confidence)
         order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
         out = [
-            TagDetails([], [] if confidence else None, [] if confidence else None, [] if nbest else None) for _ in sentences
+            TagDetails([], [] if confidence else None, [] if confidence else None, [] if nbest else None,
+                       [] if min_confidence is not None else None)
+            for _ in sentences
         ]
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
@@ -129,6 +138,10 @@ class Tagger(Model):
                 best = [row[:n] for row, n in zip(paths[:, 0].tolist(), lengths)]
                 for i, path in zip(chunk, best):
                     out[i].tags = self._data_tags(path)
+                if min_confidence is not None:
+                    found = self._spans_above(crf, emissions, batch.mask, best, min_confidence)
+                    for i, spans_of in zip(chunk, found):
+                        out[i].candidates = spans_of
                 if confidence:
                     token_probs, span_probs = self._confidences(crf, emissions, batch.mask, paths[:, 0], best)
                     for i, tokens, entities in zip(chunk, token_probs, span_probs):
@@ -211,17 +224,164 @@ class Tagger(Model):
             at += count
         return token_probs, span_probs
 
+    def check_min_confidence(self, threshold: float) -> None:
+        """An InputError unless entities above ``threshold`` make sense: a span scheme and 0 < threshold <= 1."""
+        if not 0 < threshold <= 1:
+            raise InputError(f"must be a probability in (0, 1], got {threshold:g}", "--min-confidence")
+        if self.model_scheme == "plain":
+            raise InputError("is for entity taggers (spans above a probability); this model has plain tags "
+                             "(use --confidence or --nbest)", "--min-confidence")
+
+    def _spans_above(
+        self, crf: LinearChainCRF, emissions: torch.Tensor, mask: torch.Tensor, paths: list[list[int]], threshold: float
+    ) -> list[list[tuple[str, int, int, float, bool]]]:
+        """Per sentence, every entity ``(type, start, end, probability, on the best path)`` whose probability
+        is at least ``threshold``: p(the tags of the model scheme spell exactly that entity there), so B-X I-X E-X
+        (or S-X) in BIOES, B-X I-X not followed by I-X in IOB2. An entity is only as probable as each of its
+        tags, so the candidates are the runs of tags whose marginals reach ``threshold``; their exact
+        probabilities come from :meth:`LinearChainCRF.labelled_segment_marginals`. ``paths``: the best tags."""
+        ids = self.labels.index
+        bioes = self.model_scheme == "bioes"
+        kinds = sorted({tag[2:] for tag in self.labels.items if tag != "O"})
+        marginals = crf.marginals(emissions, mask).tolist()
+        segments: list[tuple[int, int, int]] = []
+        rows: list[list[int]] = []
+        stops: list[int] = []
+        names: list[str] = []
+        for b, path in enumerate(paths):
+            n, m = len(path), marginals[b]
+            for kind in kinds:
+                begin, inner = ids[f"B-{kind}"], ids[f"I-{kind}"]
+                if bioes:
+                    last, single = ids[f"E-{kind}"], ids[f"S-{kind}"]
+                for s in range(n):
+                    if bioes and m[s][single] >= threshold:
+                        segments.append((b, s, s + 1)), rows.append([single]), stops.append(-1), names.append(kind)
+                    if m[s][begin] < threshold:
+                        continue
+                    e = s + 2 if bioes else s + 1  # the candidate is tokens [s, e)
+                    while e <= n:
+                        if bioes and m[e - 1][last] >= threshold:
+                            segments.append((b, s, e)), rows.append([begin] + [inner] * (e - s - 2) + [last])
+                            stops.append(-1), names.append(kind)
+                        elif not bioes and (e == n or 1 - m[e][inner] >= threshold):
+                            segments.append((b, s, e)), rows.append([begin] + [inner] * (e - s - 1))
+                            stops.append(inner), names.append(kind)
+                        following = e - 1 if bioes else e  # the token that continues the run inside the entity
+                        if following >= n or m[following][inner] < threshold:
+                            break
+                        e += 1
+        found: list[list[tuple[str, int, int, float, bool]]] = [[] for _ in paths]
+        if not segments:
+            return found
+        device = emissions.device
+        width = max(map(len, rows))
+        probs = crf.labelled_segment_marginals(
+            emissions, mask, torch.tensor(segments, device=device),
+            torch.tensor([row + [0] * (width - len(row)) for row in rows], device=device),
+            torch.tensor(stops, device=device),
+        ).tolist()
+        items = self.labels.items
+        best = [set(spans([items[t] for t in path], self.model_scheme)) for path in paths]
+        for (b, s, e), kind, p in zip(segments, names, probs):
+            if p >= threshold:
+                found[b].append((kind, s, e, p, (kind, s, e) in best[b]))
+        for spans_of in found:
+            spans_of.sort(key=lambda span: (span[1], -span[3], span[2], span[0]))
+        return found
+
+    def span_evidence(self, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], floor: float = 0.05,
+                      batch_size: int = PREDICT_BATCH) -> list[dict[str, Any]]:
+        """What a held-out model says of each sentence's gold entities (``gold``: tags in the model's scheme),
+        for finding label errors: per sentence ``{"gold": [(type, start, end, p(that entity), p(its tokens all
+        outside entities))], "found": [every entity at least floor probable, as TagDetails.candidates]}``."""
+        check_token_lists(sentences)
+        self.check_min_confidence(floor)
+        out: list[dict[str, Any]] = [{"gold": [], "found": []} for _ in sentences]
+        order = sorted((i for i, s in enumerate(sentences) if s), key=lambda i: len(sentences[i]))
+        ids, outside = self.labels.index, self.labels.index.get("O", 0)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                batch = self.collate([sentences[i] for i in chunk])
+                crf, emissions = self._distribution(batch)
+                paths, _ = crf.nbest(emissions, batch.mask, 1)
+                best = [row[:n] for row, n in zip(paths[:, 0].tolist(), batch.lengths.tolist())]
+                for i, found in zip(chunk, self._spans_above(crf, emissions, batch.mask, best, floor)):
+                    out[i]["found"] = found
+                segments, rows, stops, owners = [], [], [], []
+                for b, i in enumerate(chunk):
+                    tags = list(gold[i])
+                    for kind, s, e in spans(tags, self.model_scheme):
+                        stop = ids[f"I-{kind}"] if self.model_scheme == "iob2" else -1
+                        segments += [(b, s, e), (b, s, e)]
+                        rows += [[ids[t] for t in tags[s:e]], [outside] * (e - s)]
+                        stops += [stop, -1]
+                        owners.append((i, kind, s, e))
+                if not segments:
+                    continue
+                width = max(map(len, rows))
+                device = emissions.device
+                probs = crf.labelled_segment_marginals(
+                    emissions, batch.mask, torch.tensor(segments, device=device),
+                    torch.tensor([row + [0] * (width - len(row)) for row in rows], device=device),
+                    torch.tensor(stops, device=device),
+                ).tolist()
+                for n, (i, kind, s, e) in enumerate(owners):
+                    out[i]["gold"].append((kind, s, e, probs[2 * n], probs[2 * n + 1]))
+        return out
+
+    def held_out(self, records: Sequence[Any], targets: Sequence[Any]) -> list[Any]:
+        """What this model (trained without ``records``) says of them, for :meth:`label_issues`."""
+        return self.span_evidence([r.tokens for r in records], targets)
+
+    @classmethod
+    def label_issues(cls, records: Sequence[Any], targets: Sequence[Any], evidence: Sequence[Any],
+                     labels: Sequence[str]) -> list[dict[str, Any]]:
+        """Gold entities the held-out models dispute, most disputed first: an entity for which another reading
+        of its tokens (another type, other boundaries, or no entity) is more probable than it, and an entity
+        the models find more probable than not (p > 0.5) where the gold data has none. ``score``: how much more
+        probable the suggestion is than the gold reading."""
+        issues = []
+        for record, said in zip(records, evidence):
+            tokens = record.tokens
+
+            def shown(start: int, end: int) -> str:
+                return " ".join([*tokens[:start], "[" + " ".join(tokens[start:end]) + "]", *tokens[end:]])
+
+            gold_spans = [(kind, s, e) for kind, s, e, _, _ in said["gold"]]
+            for kind, s, e, p_gold, p_outside in said["gold"]:
+                rivals = [(p, f"{k}: {' '.join(tokens[a:b])}", a, b) for k, a, b, p, _ in said["found"]
+                          if (k, a, b) != (kind, s, e) and a < e and s < b]
+                rivals.append((p_outside, "O (no entity)", s, e))
+                q, suggestion, a, b = max(rivals)
+                if q > p_gold:
+                    issues.append({"line": record.line + s, "text": shown(min(s, a), max(e, b)),
+                                   "gold": f"{kind}: {' '.join(tokens[s:e])}", "suggested": suggestion,
+                                   "gold_probability": p_gold, "suggested_probability": q, "score": q - p_gold})
+            for k, a, b, p, _ in said["found"]:
+                if p > 0.5 and not any(a < e and s < b for _, s, e in gold_spans):
+                    issues.append({"line": record.line + a, "text": shown(a, b), "gold": "O (no entity)",
+                                   "suggested": f"{k}: {' '.join(tokens[a:b])}", "gold_probability": None,
+                                   "suggested_probability": p, "score": 2 * p - 1})
+        return sorted(issues, key=lambda issue: -issue["score"])
+
     # ---- the task protocol ----
 
     @classmethod
-    def training_data(cls, train: Path, dev: Path | None, data_config: DataConfig, model_config: ModelConfig) -> TrainingData:
+    def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
+                      known: Sequence[str] = ()) -> TrainingData:
         context = "the training data is for tagging"
-        train_sents = list(read_sentences(train, data_config, context=context))
+        trains = train if isinstance(train, list) else [train]
+        train_sents = [s for path in trains for s in read_sentences(path, data_config, context=context)]
         dev_sents = list(read_sentences(dev, data_config, context=context)) if dev is not None else []
-        data_scheme = _resolve_scheme(train_sents, data_config.scheme, train)
+        data_scheme = _resolve_scheme(train_sents, data_config.scheme, trains[0])
         model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
+        if known and (model_scheme == "plain") != all(tag == "O" or tag[1:2] != "-" for tag in known):
+            raise InputError(f"the tags are {'plain' if model_scheme == 'plain' else 'entity tags'} but the model's "
+                             "are not: continue a model on data of its own kind", trains[0])
         train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]
-        labels = Vocab(label_set(train_tags, model_scheme))
+        labels = Vocab(label_set(train_tags + [list(known)], model_scheme))
         summary = (
             f"train: {len(train_sents):,} sentences, {sum(map(len, train_sents)):,} tokens, "
             f"{len(labels)} labels (files in {data_scheme}, model in {model_scheme})"
@@ -243,6 +403,20 @@ class Tagger(Model):
     @property
     def loss_per_token(self) -> bool:
         return self.model_config.head == "softmax"
+
+    label_parameters = {
+        "project.weight": ((0,), 0.0), "project.bias": ((0,), NEW_LABEL_BIAS), "crf.transitions": ((0, 1), 0.0),
+        "crf.start_transitions": ((0,), 0.0), "crf.end_transitions": ((0,), 0.0),
+    }
+
+    def label_counts(self, targets: Sequence[Any]) -> list[int]:
+        """Training tokens per tag (in the model's scheme), in label order."""
+        index = self.labels.index
+        counts = [0] * len(self.labels)
+        for tags in targets:
+            for tag in tags:
+                counts[index[tag]] += 1
+        return counts
 
     def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
         from seqtag.evaluation.metrics import tagging_report
@@ -267,18 +441,24 @@ class Tagger(Model):
 
         return read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines, config=self.data_config)
 
-    def prediction_job(self, confidence: bool, nbest: int) -> tuple[str, dict[str, Any]]:
+    def prediction_job(self, confidence: bool, nbest: int, min_confidence: float | None = None) -> tuple[str, dict[str, Any]]:
         """The prediction method (by name, for worker processes) and its options."""
-        if confidence or nbest:
-            return "predict_details", {"confidence": confidence, "nbest": nbest}
+        if confidence or nbest or min_confidence is not None:
+            return "predict_details", {"confidence": confidence, "nbest": nbest, "min_confidence": min_confidence}
         return "predict_chunk", {}
 
-    def check_prediction_options(self, output_format: str, top_k: int | None) -> None:
+    def check_prediction_options(self, output_format: str, top_k: int | None, min_confidence: float | None = None,
+                                 confidence: bool = False, nbest: int = 0) -> None:
         if top_k is not None:
             raise InputError("is for classifiers (the K most probable classes); this model is a tagger", "--top-k")
+        if min_confidence is not None:
+            self.check_min_confidence(min_confidence)
+            if output_format != "jsonl":
+                raise InputError("needs --format jsonl (overlapping spans and their probabilities have no place in "
+                                 "CoNLL columns)", "--min-confidence")
 
     def write_predictions(self, results: Any, out: Any, output_format: str, *, top_k: int | None = None,
-                          confidence: bool = False, nbest: int = 0) -> None:
+                          confidence: bool = False, nbest: int = 0, min_confidence: float | None = None) -> None:
         """``(sentence, prediction)`` pairs as CoNLL columns or JSONL records, or as documents for an annotation
         tool (``out``: a stream, or an AnnotationOutput for a brat folder and a model version)."""
         from seqtag.formats.annotation_writers import WRITERS, tagged_documents, write_documents
@@ -288,7 +468,7 @@ class Tagger(Model):
             return
         from seqtag.formats.writers import write_details, write_tagged
 
-        if confidence or nbest:
+        if confidence or nbest or min_confidence is not None:
             write_details(results, out, self.data_scheme)
         else:
             write_tagged(results, out, output_format, self.data_scheme)
@@ -386,6 +566,13 @@ class Tagger(Model):
     def describe_architecture(cls, model: dict[str, Any]) -> str:
         """What `seqtag info` says of the output layer, from a model file's ``config.model``."""
         return f"head {model.get('head')}"
+
+    @classmethod
+    def check_settings(cls, model_config: ModelConfig) -> None:
+        """An InputError for model settings that are valid alone but not together for a tagger."""
+        if model_config.class_weights != "none" and model_config.head == "crf":
+            raise InputError("--class-weights auto needs --head softmax: a CRF's loss is over whole tag sequences, "
+                             "not over single tags")
 
 
 def build_net(

@@ -432,9 +432,9 @@ def convert_examples(
                              encoding=encoding, tokenized=True)
     header = format_header(output_format)
     for example in examples:
-        assert example.label is not None  # read with labels
+        assert example.label is not None or example.labels is not None  # read with labels
         try:
-            line = format_example(example.label, example.text, output_format)
+            line = format_example(example.label if example.labels is None else example.labels, example.text, output_format)
         except ValueError as error:
             raise InputError(str(error), name, example.line) from None
         out.write(header + line)

@@ -36,7 +36,7 @@ from seqtag.errors import InputError
 if TYPE_CHECKING:
     from seqtag.tasks.base import Model
 
-SECTIONS = ("train", "dev", "labels", "train/dev", "embeddings")  # report order
+SECTIONS = ("train", "dev", "labels", "train/dev", "embeddings", "label errors")  # report order
 RARE = 5  # a label seen fewer times in train is rare
 LOW_COVERAGE = 0.5  # share of train tokens without a vector (lookup chain) that earns a warning
 SHOWN = 5  # cases listed per finding
@@ -346,3 +346,98 @@ def _counts(counts: Counter[str] | dict[str, int], most: int = 12) -> str:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     shown = ", ".join(f"{label} ({n:,})" for label, n in ranked[:most])
     return shown + (f", … ({len(ranked) - most} more)" if len(ranked) > most else "")
+
+
+# ---------------------------------------------------------------------------- label errors
+
+
+def find_label_errors(
+    train: str | Path,
+    *,
+    folds: int = 5,
+    settings: dict[str, Any] | None = None,
+    embeddings: str | Path | None = None,
+    task: str = "auto",
+    embedding_cache: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Labels of ``train`` that models trained without them confidently dispute (cross-validation): ``folds``
+    models, each trained with ``settings`` (as ``seqtag.train`` takes them; default settings otherwise) on
+    the other folds, a tenth of which serves as dev data (early stopping, thresholds), predict the held-out
+    fold; the task then ranks the disputed labels (``label_issues``: cleanlab's ``find_label_issues`` on the
+    out-of-fold probabilities for classifiers, span marginals for taggers). Returns ``{"folds", "records",
+    "seconds", "issues": [{line, text, gold, suggested, gold_probability, suggested_probability, score}]}``,
+    most likely errors first; ``log`` hears of each fold."""
+    import dataclasses
+    import random
+    import time
+
+    from seqtag.config import SETTINGS, build_configs, check_value
+    from seqtag.tasks import task_class
+    from seqtag.tasks.base import TrainingData
+    from seqtag.training.train import train_model
+
+    started = time.perf_counter()
+    merged = {key: check_value(key, value, SETTINGS[key].option if key in SETTINGS else key)
+              for key, value in (settings or {}).items()}
+    if task == "auto":
+        task = merged.get("task", "auto")
+    if task == "auto":
+        from seqtag.formats.registry import detect_task
+
+        task = detect_task(Path(train), merged.get("encoding", "utf-8"), merged.get("input_format", "auto"))
+    merged["task"] = task
+    data_config, model_config, train_config = build_configs(merged)
+    kind = task_class(merged["task"])
+    # train read twice: as training data and as "dev", so that dev_gold[i] is the scored gold of train[i]
+    data = kind.training_data(Path(train), Path(train), data_config, model_config)
+    count = len(data.train)
+    if not 2 <= folds <= count:
+        raise InputError(f"must be between 2 and the number of {kind.unit}s ({count:,}), got {folds}", "--folds")
+    order = list(range(count))
+    random.Random(train_config.seed).shuffle(order)
+    parts = [sorted(order[k::folds]) for k in range(folds)]
+    evidence: list[Any] = [None] * count
+    for k, held in enumerate(parts):
+        held_set = set(held)
+        rest = [i for i in order if i not in held_set]
+        dev = rest[: max(1, len(rest) // 10)]
+        fit = sorted(rest[len(dev):])
+        subset = TrainingData(
+            [data.train[i] for i in fit], [data.dev[i] for i in dev], [data.targets[i] for i in fit],
+            [data.dev_gold[i] for i in dev], data.labels, data.summary, data.state, data.meta,
+        )
+        if log is not None:
+            log(f"fold {k + 1} of {folds}: training on {len(fit):,} {kind.unit}s (dev {len(dev):,}), "
+                f"predicting {len(held):,}")
+        model, _ = train_model(Path(train), None, Path(embeddings) if embeddings is not None else None, data_config,
+                               model_config, dataclasses.replace(train_config, seed=train_config.seed + k),
+                               embedding_cache=embedding_cache, data=subset)
+        for i, said in zip(held, model.held_out([data.train[i] for i in held], [data.targets[i] for i in held])):
+            evidence[i] = said
+    issues = kind.label_issues(data.train, data.targets, evidence, data.labels.items)
+    return {"task": merged["task"], "folds": folds, "records": count, "seconds": time.perf_counter() - started,
+            "issues": issues}
+
+
+def label_error_finding(found: dict[str, Any], path: str, noun: str, shown: int) -> Finding:
+    """The report's finding for :func:`find_label_errors`' result: the ``shown`` most likely errors as
+    ``file:line: gold → suggested (probabilities): text``."""
+    issues = found["issues"]
+
+    def probability(p: float | None) -> str:
+        return "-" if p is None else f"{p:.2f}"
+
+    details = tuple(
+        f"{path}:{issue['line']}: {issue['gold']} → {issue['suggested']} (p {probability(issue['gold_probability'])} → "
+        f"{probability(issue['suggested_probability'])}): {_preview_text(issue['text'])}"
+        for issue in issues[:shown]
+    ) + ((f"… {len(issues) - shown:,} more (--top, or --format json for all)",) if len(issues) > shown else ())
+    message = (f"{_plural(len(issues), noun)} that models trained without them dispute ({found['folds']}-fold "
+               f"cross-validation, {found['seconds']:.0f} s), most likely errors first")
+    return Finding("warning" if issues else "ok", "label errors",
+                   message if issues else f"no {noun} disputed ({found['folds']}-fold cross-validation)", details)
+
+
+def _preview_text(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

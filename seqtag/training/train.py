@@ -36,6 +36,9 @@ def train_model(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     runtime: Runtime = Runtime(),
+    base: Any = None,
+    rehearse: Path | None = None,
+    data: Any = None,
 ) -> tuple[Any, History]:
     """Read the data, build vocabularies and the network of ``model_config.task``, train with early stopping
     on dev; the model (holding the best dev epoch's weights) and the run's history.
@@ -43,6 +46,10 @@ def train_model(
     With ``checkpoint_dir`` the training state is saved there as it goes (:mod:`seqtag.training.checkpoint`);
     ``resume`` continues from the checkpoint in it, which must come from the same data and settings.
     Notes about the run go to ``log`` once the data has been read without error.
+
+    With a ``base`` model (``--init-from``), training continues from its weights and vocabularies, extended
+    by the new data's words and labels (:meth:`seqtag.tasks.base.Model.extend`); ``rehearse`` is old data
+    mixed into the training data.
     """
     task = task_class(model_config.task)
     cluster = runtime.cluster
@@ -50,15 +57,32 @@ def train_model(
     say = log or (lambda message: None)
     notes: list[str] = []  # said once the run is known to start, so an input error stays the only output
     prepare_run(train_config)
-    data = task.training_data(train, dev, data_config, model_config)
+    if data is None:  # else: the data as read already (the folds of `data check --find-label-errors`)
+        trains = [train] + ([rehearse] if rehearse is not None else [])
+        data = task.training_data(trains if rehearse is not None else train, dev, data_config, model_config,
+                                  known=base.labels.items if base is not None else ())
     notes.append(data.summary)
-    with main_first(cluster):  # rank 0 fills the vector cache, the others read it
-        inputs = build_inputs(
-            (r.tokens for r in data.train), embeddings, model_config, train_config.seed, embedding_cache, notes.append
-        )
-    meta = {**run_meta(train, dev, embeddings, inputs), **data.meta}
-    model = task.create(inputs, data, data_config, train_config, meta).to(runtime.device)
-    model.net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
+    if base is None:
+        with main_first(cluster):  # rank 0 fills the vector cache, the others read it
+            inputs = build_inputs(
+                (r.tokens for r in data.train), embeddings, model_config, train_config.seed, embedding_cache, notes.append
+            )
+        meta = {**run_meta(train, dev, embeddings, inputs), **data.meta}
+        model = task.create(inputs, data, data_config, train_config, meta).to(runtime.device)
+        model.net.encoder.load_pretrained(torch.from_numpy(inputs.matrix))
+    else:
+        meta = {"train_data": str(train), "dev_data": str(dev) if dev is not None else None,
+                "embeddings": base.meta.get("embeddings"), "embedding_coverage": base.meta.get("embedding_coverage"),
+                "init_from": base.meta.get("init_path"), "rehearse": str(rehearse) if rehearse is not None else None,
+                **data.meta}
+        model = task.extend(base, data, data_config, train_config, model_config, meta).to(runtime.device)
+        added = [label for label in data.labels.items if label not in base.labels.index]
+        notes.append(f"continuing {meta['init_from']}: {len(base.labels)} labels + {len(added)} new"
+                     + (f" ({', '.join(added[:8])}{', …' if len(added) > 8 else ''})" if added else "")
+                     + f", {model.words.trainable - base.words.trainable:,} new words")
+    weighed = model.set_class_weights(data.targets)
+    if weighed is not None:
+        notes.append(weighed)
 
     token_lists = [r.tokens for r in data.train]
     resumed = None  # the checkpoint's training state when resuming
@@ -87,10 +111,13 @@ def train_model(
         )
 
     def score_dev() -> dict[str, float]:
-        predicted = predict_shared(model.predict, [r.tokens for r in data.dev], cluster)
+        predicted = predict_shared(model.dev_predict, [r.tokens for r in data.dev], cluster)
         return model.dev_scores(data.dev_gold, predicted)
 
     history = fit(model.net, batches, score_dev if data.dev else None, train_config, callbacks, checkpoints, state, runtime)
+    if data.dev and model.tunes_on_dev:
+        with torch.inference_mode():
+            model.tune_on_dev(data.dev_gold, predict_shared(model.dev_predict, [r.tokens for r in data.dev], cluster))
     record_history(meta, history)
     return model, history
 
@@ -126,6 +153,8 @@ def train(
     seeds: int = 1,
     checkpoint_dir: str | Path | None = None,
     resume: str | Path | None = None,
+    init_from: str | Path | None = None,
+    rehearse: str | Path | None = None,
     embedding_cache: bool = True,
     device: str = "cpu",
     amp: str = "none",
@@ -143,6 +172,10 @@ def train(
     ``output`` (an existing file is replaced only with ``force``); if that fails, it is saved beside it or
     in the temporary folder and the error names where. ``progress`` makes the callbacks of each run; ``log``
     gets the run's notes, the first of them once the data has been read without error.
+
+    ``init_from`` (a model file) continues that model on ``train``: its task, architecture and data settings
+    hold (settings of the model's architecture are errors), new words and labels extend it, and
+    ``rehearse`` (labelled data of the old model, say) is mixed into the training data.
     """
     from seqtag.config import SETTINGS, build_configs, check_value, read_toml
     from seqtag.errors import InputError
@@ -155,12 +188,24 @@ def train(
     merged: dict[str, Any] = read_toml(Path(config)) if config is not None else {}
     for key, value in settings.items():
         merged[key] = check_value(key, value, SETTINGS[key].option if key in SETTINGS else key)
+    base = None
+    if rehearse is not None and init_from is None:
+        raise InputError("mixes old data into continued training: give the old model with --init-from", "--rehearse")
+    if init_from is not None:
+        base = _init_model(Path(init_from), merged, embeddings)
     if merged.get("task", "auto") == "auto":
         merged["task"] = detect_task(train, merged.get("encoding", "utf-8"), merged.get("input_format", "auto"))
         notes.append(f"task: {merged['task']} (guessed from {train}; set --task to override)")
     if dev is None:
         notes.append("no --dev data: the last epoch is kept (no model selection, no early stopping)")
     data_config, model_config, train_config = build_configs(merged)
+    if base is not None:  # the model's architecture and its data settings, with what was given over them
+        from seqtag.config import check_architecture
+
+        model_config = dataclasses.replace(base.model_config, **{k: merged[k] for k in CONTINUED if k in merged})
+        check_architecture(model_config)
+        data_config = dataclasses.replace(
+            base.data_config, **{k: v for k, v in merged.items() if SETTINGS[k].section == "data"})
     path = Path(output) if output is not None else None
     if path is not None:
         check_output(path, force)
@@ -188,7 +233,7 @@ def train(
     try:
         model, history, runs = _train_seeds(
             train, dev, embeddings, data_config, model_config, train_config, seeds, embedding_cache, runtime, progress,
-            say, resume, checkpoint_dir,
+            say, resume, checkpoint_dir, base, Path(rehearse) if rehearse is not None else None,
         )
     finally:
         leave()
@@ -199,8 +244,8 @@ def train(
 
 def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig, model_config: ModelConfig,
                  train_config: TrainConfig, seeds: int, embedding_cache: bool, runtime: Runtime, progress: Any,
-                 say: Callable[[str], None], resume: Path | None, checkpoint_dir: Path | None,
-                 ) -> tuple[Any, History, list[tuple[int, float | None]]]:
+                 say: Callable[[str], None], resume: Path | None, checkpoint_dir: Path | None, base: Any = None,
+                 rehearse: Path | None = None) -> tuple[Any, History, list[tuple[int, float | None]]]:
     """Train with seeds seed … seed + seeds - 1; the model and history of the best-dev run, and every run's
     (seed, best dev score)."""
     from seqtag.errors import InputError
@@ -219,7 +264,8 @@ def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig,
                 Path(train), Path(dev) if dev is not None else None, Path(embeddings) if embeddings is not None else None,
                 data_config, model_config, dataclasses.replace(train_config, seed=run_seed),
                 callbacks=progress() if progress is not None else None, embedding_cache=embedding_cache, log=say,
-                runtime=runtime, **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
+                runtime=runtime, base=base, rehearse=rehearse,
+                **seed_run(resume or checkpoint_dir, resume is not None, run_seed, seeds),
             )
         except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
             raise InputError(str(error)) from None
@@ -232,6 +278,34 @@ def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig,
             break
     model, history, _ = kept
     return model, history, runs
+
+
+# settings of the model section that --init-from lets change: they shape the loss and training, not the network
+CONTINUED = ("class_weights", "dropout", "fine_tune")
+
+
+def _init_model(path: Path, merged: dict[str, Any], embeddings: Any) -> Any:
+    """The model ``--init-from`` names, after checking that nothing given contradicts it (its task, its
+    architecture, its vectors); ``merged["task"]`` becomes its task."""
+    from seqtag.config import SETTINGS
+    from seqtag.errors import InputError
+    from seqtag.tasks import load
+
+    if embeddings is not None:
+        raise InputError("the --init-from model keeps its own vectors; new words start from the vectors it gave them",
+                         "--embeddings")
+    base = load(path)
+    task = merged.get("task", "auto")
+    if task not in ("auto", base.task):
+        raise InputError(f"--task {task} given, but {path} is a {base.task} model", "--init-from")
+    for key in merged:
+        if SETTINGS[key].section == "model" and key not in CONTINUED + ("task",):
+            raise InputError(f"the network is the --init-from model's ({key.replace('_', '-')} = "
+                             f"{getattr(base.model_config, key)!r}); only {', '.join(SETTINGS[k].option for k in CONTINUED)} "
+                             "may change", SETTINGS[key].option)
+    merged["task"] = base.task
+    base.meta["init_path"] = str(path)
+    return base
 
 
 def check_output(path: Path, force: bool) -> None:
