@@ -276,6 +276,19 @@ def test_fixtures_train_evaluate_and_pass_the_data_check(tmp_path, name):
     assert '"scheme": "iob2"' in ok(run("data", "check", data, "--format", "json"))
 
 
+def test_evaluate_and_data_check_take_the_span_options(tmp_path, write_file, one_error_line):
+    import seqtag
+
+    seqtag.train(FIXTURES / "doccano_label.jsonl", output=tmp_path / "m.seqtag", **TINY)
+    path = misaligned_file(tmp_path, write_file)
+    one_error_line(run("evaluate", tmp_path / "m.seqtag", path), "5 spans do not fit the tokens", "--misaligned expand")
+    result = run("evaluate", tmp_path / "m.seqtag", path, "--misaligned", "drop", "--format", "json")
+    assert json.loads(ok(result)) and "were left out (--misaligned drop" in result.stderr
+    report = json.loads(run("data", "check", path, "--format", "json").stdout)
+    assert "5 spans do not fit the tokens" in json.dumps(report)
+    assert '"sentences": 5' in ok(run("data", "check", path, "--misaligned", "expand", "--format", "json"))
+
+
 @pytest.mark.parametrize("name", ["spacy_textcat.jsonl", "label_studio_classification.json"])
 def test_classification_fixtures_train_and_evaluate(tmp_path, name):
     import seqtag
@@ -434,8 +447,12 @@ def test_predicting_an_export_keeps_its_documents_and_label_studio_data(trained,
     assert conll.startswith("Angela ") and len(conll.strip().split("\n\n")) == 6
 
 
-def test_brat_needs_a_folder_and_classifiers_have_no_brat(trained, one_error_line, raw_texts):
+def test_options_that_would_do_nothing_with_tool_formats_are_errors(trained, one_error_line, raw_texts, tmp_path):
     one_error_line(run("predict", trained.model, raw_texts, "--format", "brat"), "--output", "brat writes a folder")
+    one_error_line(run("predict", trained.model, raw_texts, "--output", tmp_path / "x"), "--output", "brat writes a folder")
+    one_error_line(run("predict", trained.model, raw_texts, "--format", "doccano", "--nbest", "2"), "--nbest needs --format jsonl")
+    one_error_line(run("predict", trained.model, raw_texts, "--format", "label-studio", "--min-confidence", "0.5"),
+                   "--min-confidence", "needs --format jsonl")
 
 
 # ---------------------------------------------------------------------------- streaming

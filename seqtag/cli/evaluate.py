@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from seqtag.cli._common import (
-    DataFormat, Mode, OutputFormat, Scheme, UposField, err, fail, reports_input_errors, stdout_console,
+    DataFormat, Mode, OutputFormat, Scheme, UposField, choice_type, err, fail, reports_input_errors, stdout_console,
 )
 
 
@@ -39,6 +39,9 @@ def evaluate(
     gold_column: Annotated[int, typer.Option(help="Gold column of --predictions files.")] = -2,
     pred_column: Annotated[int, typer.Option(help="Predicted column of --predictions and --compare files.")] = -1,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the input. (default: utf-8)")] = None,
+    misaligned: Annotated[Optional[choice_type("misaligned")], typer.Option(help="Annotation tools' spans whose ends cut a token: error, expand or drop. (default: as in training)", show_default=False)] = None,
+    overlaps: Annotated[Optional[choice_type("overlaps")], typer.Option(help="Annotation tools' spans sharing a token: error, or keep the longest. (default: as in training)", show_default=False)] = None,
+    annotation: Annotated[Optional[choice_type("annotation")], typer.Option(help="Label Studio: the annotation of a task to read: first, last, or prediction. (default: as in training)", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Where the model runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N. (default: auto)")] = "auto",
 ) -> None:
     """Taggers: seqeval precision / recall / F1 per type, micro and macro averages, token accuracy.
@@ -51,7 +54,7 @@ def evaluate(
 
     overrides = dict(input_format=input_format, token_column=token_column, tag_column=tag_column,
                      conllu_field=conllu_field, encoding=encoding, label_column=label_column,
-                     text_columns=text_columns)
+                     text_columns=text_columns, misaligned=misaligned, overlaps=overlaps, annotation=annotation)
     overrides = {k: getattr(v, "value", v) for k, v in overrides.items() if v is not None}
     if encoding is not None:
         check_value("encoding", encoding, "--encoding")

@@ -20,7 +20,7 @@ def predict(
     source: Annotated[str, typer.Argument(metavar="INPUT", help="Input file, or - for stdin.")] = "-",
     input_format: Annotated[InputFormat, typer.Option(help="auto: detected from the content (CoNLL / CoNLL-U files give columns with the prediction appended; labelled classification files give labels for their texts; anything else is raw text); raw: text lines (tokenized by syntok; sentence-split for taggers); tokenized: whitespace-tokenized lines; or a labelled format, its labels ignored. Standard input on a terminal is raw text, tagged line by line.")] = InputFormat.auto,
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Shortcut for --input-format tokenized: whitespace-tokenized text, one sentence or text per line.")] = False,
-    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities; html: one static page, entities highlighted with their probability on hover, or classes as bars (implies --confidence). (default: conll; jsonl with --confidence, --nbest or --top-k)")] = None,
+    output_format: Annotated[Optional[TagOutput], typer.Option("--format", help="conll: `token tag` columns (taggers) or one label per line (classifiers); jsonl: tokens, tags and character-offset spans, or class probabilities; html: one static page, entities highlighted with their probability on hover, or classes as bars (implies --confidence); label-studio, doccano, spacy, brat: pre-annotations for those tools, one document per input text with character offsets into it (label-studio with each span's probability and a model_version; brat: a folder, --output DIR). (default: conll; jsonl with --confidence, --nbest or --top-k)")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Classifiers, jsonl: keep the K most probable classes. (default: all)", min=1)] = None,
     confidence: Annotated[bool, typer.Option("--confidence", help="jsonl: posterior probability of each token's predicted entity type (CRF marginals) and of each entity; classifiers: of the label.")] = False,
     nbest: Annotated[Optional[int], typer.Option("--nbest", metavar="K", help="jsonl: the K most probable tag sequences (k-best Viterbi) or labels, with their probabilities.", min=1)] = None,
@@ -78,6 +78,9 @@ def predict(
         raise InputError("--format brat writes a folder: give it with --output DIR (other formats go to stdout)", "--output")
     if nbest and output_format.value in WRITERS:
         raise InputError(f"--nbest needs --format jsonl ({output_format.value} takes one analysis per text)")
+    if min_confidence is not None and output_format.value in WRITERS:
+        raise InputError(f"needs --format jsonl ({output_format.value} takes the best analysis of each text)",
+                         "--min-confidence")
     try:
         with contextlib.ExitStack() as stack:
             if workers > 1:
