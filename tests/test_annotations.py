@@ -107,6 +107,17 @@ def test_classification_exports_are_read_with_one_label_each():
         assert examples[0].text == "A gripping, beautiful film." and examples[0].tokens[:2] == ["A", "gripping"]
 
 
+def test_doccano_classification_exports_are_jsonl_with_label_lists(tmp_path):
+    import seqtag
+    from seqtag.formats.classification import read_examples
+
+    path = FIXTURES / "doccano_classification.jsonl"
+    assert resolve(path)[0].name == "jsonl"
+    assert [e.label for e in read_examples(path)] == ["pos", "neg", "pos", "neg"]
+    result = seqtag.train(path, path, task="classify", output=tmp_path / "c.seqtag", **TINY)
+    assert result.model.labels.items == ["neg", "pos"]
+
+
 def test_a_sentence_break_inside_a_span_joins_the_sentences(tmp_path, write_file):
     text = "He joined Yahoo! Inc. last year. Then he left."  # syntok ends a sentence after "Yahoo!"
     path = write_file(tmp_path / "d.jsonl", json.dumps({"text": text, "label": [[10, 21, "ORG"]]}) + "\n")
