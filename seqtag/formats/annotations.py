@@ -392,7 +392,7 @@ def _rejected(record: dict, name: str, line: int, notes: _Notes) -> bool:
     if answer == "accept":
         return False
     if answer in ("reject", "ignore"):
-        notes.add(f"records answered reject or ignore not read", f"{name}:{line}")
+        notes.add("records answered reject or ignore not read", f"{name}:{line}")
         return True
     raise InputError(f"'answer' must be accept, reject or ignore, found {clip(str(answer))}", name, line)
 
