@@ -106,7 +106,7 @@ def sniff_json(lines: list[str]) -> tuple[str, ...]:
     """The formats the first lines of a JSON file fit, most likely first (``jsonl``: classification
     JSON lines, also when nothing else fits, so its reader can say what is wrong)."""
     head = "".join(lines).lstrip()
-    if head.startswith("["):
+    if re.match(r"\[\s*(\{|\]|$)", head):  # a JSON array of objects: Label Studio's export
         return _sniff_label_studio(head)
     undecided: tuple[str, ...] | None = None
     for line in lines[:50]:
@@ -117,7 +117,7 @@ def sniff_json(lines: list[str]) -> tuple[str, ...]:
             import json
 
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # the reader says what is wrong, and where
             break
         if not isinstance(record, dict):
             break

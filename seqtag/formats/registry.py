@@ -341,6 +341,14 @@ def _choose(sniffed: Sniffed, name: str, task: str | None, labelled: bool, optio
     )
 
 
+def check_data_path(path: Any, option: str) -> None:
+    """A directory is data only as a brat folder: anything else is an InputError naming ``option``."""
+    from seqtag.formats.annotations import sniff_path
+
+    if isinstance(path, (str, os.PathLike)) and Path(path).is_dir() and sniff_path(path) is None:
+        raise InputError(f"{path} is a directory, not a data file (a brat folder holds .txt and .ann files)", option)
+
+
 def detect_task(source: Any, encoding: str = "utf-8", input_format: str = "auto") -> str:
     """The task labelled data is for: from the explicit format, else from what the content looks like;
     classification data whose first lines hold lists of labels is for multi-label classification."""

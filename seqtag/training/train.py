@@ -179,7 +179,7 @@ def train(
     """
     from seqtag.config import SETTINGS, build_configs, check_value, read_toml
     from seqtag.errors import InputError
-    from seqtag.formats.registry import detect_task
+    from seqtag.formats.registry import check_data_path, detect_task
     from seqtag.training.devices import resolve_device
     from seqtag.training.distributed import SINGLE, device_for, join, leave
 
@@ -193,6 +193,8 @@ def train(
         raise InputError("mixes old data into continued training: give the old model with --init-from", "--rehearse")
     if init_from is not None:
         base = _init_model(Path(init_from), merged, embeddings)
+    for option, path in (("--train", train), ("--dev", dev)):
+        check_data_path(path, option)
     if merged.get("task", "auto") == "auto":
         merged["task"] = detect_task(train, merged.get("encoding", "utf-8"), merged.get("input_format", "auto"))
         notes.append(f"task: {merged['task']} (guessed from {train}; set --task to override)")
