@@ -423,5 +423,6 @@ def test_the_evaluation_page_filters_errors_in_a_browser(serve_models, tmp_path)
         shown = wait_for(lambda: [p for p in driver.find_elements(By.CSS_SELECTOR, ".pair") if p.is_displayed()]
                          if not driver.find_elements(By.CSS_SELECTOR, ".pair.ok")[0].is_displayed() else None)
         assert len(shown) == len(wrong)
+        driver.save_screenshot(str(DOCS / "serve-evaluate.png"))
     finally:
         driver.quit()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import time
@@ -146,6 +147,20 @@ class Guard:
         await self.app(scope, replay, send)
 
 
+async def _trim_memory(every: float = 10.0) -> None:
+    """Every ``every`` seconds, glibc's ``malloc_trim(0)``: hand the pages freed by passes of ever new tensor
+    shapes back to the system. Without it the server grew by ~8 % over 100,000 requests, with no Python
+    object left behind. Elsewhere than glibc, nothing."""
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every)
+        await loop.run_in_executor(None, trim, 0)
+
+
 def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
     """The application serving ``served`` (the first is the default model) under ``limits``."""
     limits = limits or Limits()
@@ -160,9 +175,11 @@ def create_app(served: list[Served], limits: Limits | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for model in served:
             model.start(limits, crowd)
+        trimming = asyncio.ensure_future(_trim_memory())
         try:
             yield
         finally:
+            trimming.cancel()
             # uvicorn gets here after the last in-flight request has been answered.
             for model in served:
                 await asyncio.get_running_loop().run_in_executor(None, model.stop)
