@@ -211,6 +211,7 @@ def main() -> None:
             result["batching"] = json.loads(answer.read())["models"]
     finally:
         result["exit_status"] = server.stop()
+    result["load_average_at_end"] = os.getloadavg()[0]
     result["non_2xx_total"] = sum(row["non_2xx"] for row in result["scenarios"]) + result["memory"]["non_2xx"]
     result["5xx_total"] = sum(row["5xx"] for row in result["scenarios"]) + result["memory"]["5xx"]
     path = write_results("serve", result)
@@ -228,6 +229,9 @@ def main() -> None:
     print(f"RSS {m['rss_before_kib'] / 1024:.0f} -> {m['rss_after_kib'] / 1024:.0f} MiB ({100 * m['growth']:+.1f}%) over "
           f"{m['requests']:,} requests in {m['seconds']:.0f} s; non-2xx {result['non_2xx_total']}, "
           f"5xx {result['5xx_total']}; server exit status {result['exit_status']}")
+    if max(load_before, result["load_average_at_end"]) > 1.5:
+        print(f"note: load average {load_before:.2f} at the start and {result['load_average_at_end']:.2f} at the end: "
+              "other processes shared the cores", file=sys.stderr)
     print(f"wrote {path}", file=sys.stderr)
 
 
