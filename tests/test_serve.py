@@ -401,3 +401,30 @@ def test_evaluate_html(serve_models, tmp_path):
     assert cls_page.read_text().count('<tr class="') == 150
     missing = run("evaluate", serve_models["ner"], SAMPLE / "ner" / "test.txt", "--html", tmp_path / "no" / "x.html")
     assert missing.exit_code == 2 and "no such folder" in missing.stderr
+
+
+def test_a_plain_tag_model(tmp_path):
+    """Plain tags (POS-like: the sample's entity types without B-/I-): records as predict writes them, tokens
+    over their tags on the page, and Label Studio refused in one line (no entities to pre-annotate)."""
+    from fastapi.testclient import TestClient
+
+    import seqtag
+    from seqtag.serve.app import create_app
+    from seqtag.serve.service import load_served
+
+    rows = (SAMPLE / "ner" / "train.txt").read_text(encoding="utf-8").split("\n\n")[:300]
+    plain = "\n\n".join("\n".join(re.sub(r" [BI]-(\w+)$", r" \1", line) for line in block.splitlines()) for block in rows)
+    train = tmp_path / "train.txt"
+    train.write_text(plain + "\n", encoding="utf-8")
+    path = tmp_path / "plain.seqtag"
+    seqtag.train(train=train, output=path, **TINY)
+    lines = raw_lines(3)
+    with TestClient(create_app(load_served([("pos", path)]))) as test_client:
+        records = post(test_client, {"texts": lines}).json()["records"]
+        assert records == cli_records(path, lines)
+        assert all(record["spans"] == [] and record["tags"] for record in records)
+        refused = post(test_client, {"tasks": [{"data": {"text": lines[0]}}]}, "/predict")
+        assert refused.status_code == 422 and "plain tags" in refused.json()["error"]
+    page = run("predict", path, "-", "--format", "html", input=lines[0] + "\n").stdout
+    first = sum(len(record["tokens"]) for record in records if record["line"] == 1)
+    assert page.count('<span class="tok">') == first and "<mark" not in page.split("<h1>")[1]

@@ -135,7 +135,7 @@ class PredictionPage:
         self.pending: deque[Any] = deque()
         self.buffer = ""
         self.count = 0
-        out.write(_head(title) + f"<h1>{html.escape(title)}</h1>\n" + _legend(self.palette))
+        out.write(_head(title) + f"<h1>{html.escape(title)}</h1>\n" + ("" if self.plain else _legend(self.palette)))
 
     def items(self, results: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
         for item, prediction in results:
@@ -166,7 +166,9 @@ class PredictionPage:
             return head + html.escape(text) + bars(record["label"], record.get("probabilities", {})) + "</div>\n"
         if not record:  # an empty text of a classifier
             return head + "</div>\n"
-        if "spans" not in record or self.plain:  # plain tags (POS): each token over its tag
+        tags = record.get("tags", [])
+        # Plain tags (POS): each token over its tag. An entity tagger's non-O tags always make spans.
+        if "spans" not in record or self.plain or (not record["spans"] and any(tag != "O" for tag in tags)):
             return head + _tokens_with_tags(tokens, record.get("tags", [])) + "</div>\n"
         offsets = getattr(item, "offsets", None)
         source = getattr(item, "text", None)
