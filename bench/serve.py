@@ -55,21 +55,28 @@ def sentences(path: Path) -> list[list[str]]:
     return out
 
 
+def predict_once(model: Path, data: Path) -> float:
+    """Wall seconds of one `seqtag predict` process on ``data`` (start-up and model load included)."""
+    start = time.perf_counter()
+    subprocess.run([PY, "-m", "seqtag", "predict", str(model), str(data), "--input-format", "conll"],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def baseline(model: Path, test: Path) -> dict:
-    """`seqtag predict` on the test set x 10, wall time with start-up (best of 2)."""
+    """`seqtag predict` on the test set x 10 (as bench/speed.py measures it) and on the test set itself,
+    wall time with start-up (best of 2 each)."""
     blocks = [b for b in test.read_text().split("\n\n") if b.strip() and not b.startswith("-DOCSTART-")]
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "test10.txt"
         with open(big, "w") as out:
             for block in itertools.islice(itertools.cycle(blocks), 34_530):
                 out.write(block.strip("\n") + "\n\n")
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            subprocess.run([PY, "-m", "seqtag", "predict", str(model), str(big), "--input-format", "conll"],
-                           check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-            times.append(time.perf_counter() - start)
-    return {"sentences": 34_530, "seconds": min(times), "sentences_per_second": 34_530 / min(times)}
+        seconds = min(predict_once(model, big) for _ in range(2))
+    once = min(predict_once(model, test) for _ in range(2))
+    count = len(blocks)
+    return {"sentences": 34_530, "seconds": seconds, "sentences_per_second": 34_530 / seconds,
+            "test_file": {"sentences": count, "seconds": once, "sentences_per_second": count / once}}
 
 
 class Server:
@@ -222,7 +229,9 @@ def main() -> None:
         print(f"{row['clients']:>7} {row['sentences_per_request']:>9} {row['sentences_per_second']:>12,.0f} "
               f"{row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['non_2xx']:>8}")
     if base:
-        print(f"seqtag predict on a file: {base:,.0f} sentences/s (34,530 sentences, start-up included)")
+        once = result["predict_baseline"]["test_file"]
+        print(f"seqtag predict on a file: {base:,.0f} sentences/s (34,530 sentences, start-up included); "
+              f"{once['sentences_per_second']:,.0f} on the test file itself ({once['sentences']:,} sentences)")
         top = next(r for r in result["scenarios"] if r["clients"] == 32 and r["sentences_per_request"] == 1)
         print(f"32 single-sentence clients: {top['sentences_per_second'] / base:.0%} of it (floor 50%)")
     m = result["memory"]

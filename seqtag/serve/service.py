@@ -240,18 +240,21 @@ def _check_tokens(row: Any, where: str, limits: Limits) -> list[str]:
         raise ApiError(422, f"{where}: expected an array of tokens (strings), got {_kind(row)}")
     if not row:
         raise ApiError(422, f"{where} is empty: give at least one token")
-    length = len(row) - 1
-    for j, token in enumerate(row):
-        if not isinstance(token, str):
-            raise ApiError(422, f"{where}[{j}]: expected a token (a string), got {_kind(token)}")
-        length += len(token)
-        if length > limits.max_chars:
-            raise ApiError(413, f"{where} has more than {limits.max_chars:,} characters (tokens joined by spaces); "
-                                f"this server takes at most {limits.max_chars:,} per text (--max-chars)")
-        if not token or token != "".join(token.split()):
-            raise ApiError(422, f"{where}[{j}] is {'empty' if not token else 'not one token: it holds whitespace'}; "
-                                "send tokens without spaces, or send the text as texts")
-        _unicode(token, f"{where}[{j}]")
+    if not all(isinstance(token, str) for token in row):
+        j, token = next((j, token) for j, token in enumerate(row) if not isinstance(token, str))
+        raise ApiError(422, f"{where}[{j}]: expected a token (a string), got {_kind(token)}")
+    line = " ".join(row)
+    if len(line) > limits.max_chars:
+        raise ApiError(413, f"{where} has {len(line):,} characters (tokens joined by spaces); this server takes at "
+                            f"most {limits.max_chars:,} per text (--max-chars)")
+    if line.split() != row:  # an empty token, or one holding whitespace: find it
+        for j, token in enumerate(row):
+            if not token or token != "".join(token.split()):
+                raise ApiError(422, f"{where}[{j}] is {'empty' if not token else 'not one token: it holds whitespace'}; "
+                                    "send tokens without spaces, or send the text as texts")
+    if not line.isascii():
+        for j, token in enumerate(row):
+            _unicode(token, f"{where}[{j}]")
     return row
 
 
