@@ -45,19 +45,19 @@ def test_untrained_extended_tagger_predicts_as_before(tagger, trained, new_data,
     assert len(new.chars) > len(tagger.chars)  # Ω
     sentences = [[row[0] for row in s] for s in conll_sentences(trained.test)] + [[w for w, _ in s] for s in NEW_SENTENCES]
     assert new.predict(sentences) == tagger.predict(sentences)
-    old_details = tagger.predict_details(sentences[:20], confidence=True)
-    new_details = new.predict_details(sentences[:20], confidence=True)
-    for before, after in zip(old_details, new_details):
-        assert after.tags == before.tags
-        assert after.span_probs == pytest.approx(before.span_probs, abs=1e-6)
-    # the old labels' emissions are copied; the new labels' start far below them
+    assert [d.tags for d in new.predict_details(sentences, nbest=2)] == tagger.predict(sentences)
+    # the old tags' emissions and transitions are copied; a new tag starts as O, 5 lower
     batch = new.collate(sentences[:5])
     with torch.inference_mode():
         emissions = new.net.emissions(batch)
         old_emissions = tagger.net.emissions(tagger.collate(sentences[:5]))
     index = [new.labels.index[label] for label in tagger.labels.items]
     torch.testing.assert_close(emissions[..., index], old_emissions)
-    assert float(emissions[..., new.labels.index["B-PROD"]].max()) < float(old_emissions.max()) - 10
+    outside, added = new.labels.index["O"], new.labels.index["B-PROD"]
+    torch.testing.assert_close(emissions[..., added], emissions[..., outside] - 5)
+    old_outside = tagger.labels.index["O"]
+    assert new.net.crf.transitions[added, added] == tagger.net.crf.transitions[old_outside, old_outside]
+    assert new.net.crf.transitions[index[1], added] == tagger.net.crf.transitions[1, old_outside]
 
 
 def test_untrained_extended_classifier_predicts_as_before(tmp_path):
@@ -81,9 +81,11 @@ def test_untrained_extended_classifier_predicts_as_before(tmp_path):
     assert len(new.chars) > len(old.chars) and "Zorblax" in new.words.items
     texts = [["the", "final"], ["rates", "rain", "won"], ["The", "Zorblax", "parliament"], ["Quintar", "ß"]]
     assert new.predict(texts) == old.predict(texts)
-    before, after = old.probabilities(texts), new.probabilities(texts)
+    with torch.inference_mode():
+        before, after = old.net.logits(old.collate(texts)), new.net.logits(new.collate(texts))
     index = [new.labels.index[label] for label in old.labels.items]
-    assert [row[i] for row in after for i in index] == pytest.approx([p for row in before for p in row], abs=1e-6)
+    torch.testing.assert_close(after[:, index], before)
+    torch.testing.assert_close(after[:, new.labels.index["politics"]], before[:, 0] - 5)  # a copy of the first, 5 lower
 
 
 def test_untrained_extended_multilabel_model_keeps_its_thresholds(tmp_path):

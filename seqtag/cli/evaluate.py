@@ -170,7 +170,7 @@ def print_threshold(scores: dict, data: str) -> None:
     console = stdout_console()
     console.print()
     title = f"{data}: probability >= {scores['threshold']:g}"
-    console.print(_score_table({**scores, "data": title}, scores["per_type"], "type"))
+    console.print(_score_table({**scores, "data": title}, scores["per_type"], "label" if "samples" in scores else "type"))
     console.print(f"{scores['spans']:,} predicted with probability >= {scores['threshold']:g}")
 
 

@@ -242,8 +242,8 @@ def threshold_curve(scored: Sequence[tuple[float, bool]], gold_count: int) -> li
 
 def multilabel_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> dict:
     """Multi-label scores from scikit-learn: per-label precision / recall / F1 / support, micro, macro and
-    samples averages (``samples``: the mean over texts of each text's F1), and exact-match ``accuracy``
-    (the share of texts whose label set is right)."""
+    samples averages (``samples``: the mean over texts of each text's F1, where a text with no gold and no
+    predicted label scores 1), and exact-match ``accuracy`` (the share of texts whose label set is right)."""
     import numpy as np
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
@@ -270,8 +270,9 @@ def multilabel_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str
         for average in ("micro", "macro", "samples"):
             if average == "samples" and not len(gold):
                 ap = ar = af = 0.0
-            else:
-                ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+            else:  # samples: a text without gold or predicted labels is right (1), not undefined (0)
+                ap, ar, af, _ = precision_recall_fscore_support(y_true, y_pred, average=average,
+                                                                zero_division=1 if average == "samples" else 0)
             result[average] = {"precision": float(ap), "recall": float(ar), "f1": float(af), "support": int(y_true.sum())}
     result["accuracy"] = float(accuracy_score(y_true, y_pred)) if len(gold) else 0.0
     result["score"] = result["micro"]["f1"]

@@ -18,8 +18,10 @@ from seqtag.errors import InputError
 from seqtag.data.vocab import Vocab, WordVocab
 
 PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
-# --init-from: a new label's output bias: e^-30 below a label scoring 0, so the untrained model predicts as before
-NEW_LABEL_BIAS = -30.0
+# --init-from: a new label starts as a copy of a reference label of the old model (a tagger's O) with its output
+# bias lowered by this much, so that it scores below that label everywhere and the untrained model predicts as
+# before, while a few steps of training can lift it
+NEW_LABEL_MARGIN = -5.0
 M = TypeVar("M", bound="Model")
 
 
@@ -123,9 +125,15 @@ class Model:
         label vocabulary (with the ``known`` labels of a model continued with ``--init-from``) and the targets."""
         raise NotImplementedError
 
-    # the output layer's parameters whose axes run over the labels, and what a new label's entries start as:
-    # (axes, value) by state-dict key (``--init-from`` copies the old labels' entries by name)
-    label_parameters: dict[str, tuple[tuple[int, ...], float]] = {}
+    # the output layer's parameters whose axes run over the labels, by state-dict key, and how a new label's
+    # entries start: (axes, "copy", shift): as the reference label's (:meth:`reference_label`) plus ``shift``,
+    # or (axes, "constant", value). ``--init-from`` copies the old labels' entries by name.
+    label_parameters: dict[str, tuple[tuple[int, ...], str, float]] = {}
+
+    @classmethod
+    def reference_label(cls, labels: Sequence[str]) -> str:
+        """The old label new labels start as a (lowered) copy of."""
+        return labels[0]
 
     def inherit(self, old: Model) -> None:
         """What a model continued from ``old`` (``--init-from``) keeps of it besides the weights."""
@@ -135,8 +143,9 @@ class Model:
                model_config: ModelConfig, meta: dict[str, Any]) -> M:
         """A model that continues ``old`` on ``data`` (``--init-from``): the old vocabularies extended, the
         old weights copied by name. A new word starts as the vector the old model gave it (through its lookup
-        chain; unknown words as <unk>), a new character as <unk>'s, a new label with weights 0 and the
-        output bias :data:`NEW_LABEL_BIAS`: untrained, the model predicts exactly what ``old`` predicts."""
+        chain; unknown words as <unk>), a new character as <unk>'s, a new label as the task's
+        :attr:`label_parameters` say (a copy of a reference label scoring :data:`NEW_LABEL_MARGIN` below
+        it): untrained, the model predicts exactly what ``old`` predicts."""
         old_words = old.words
         kept = old_words.items[: old_words.trainable]
         known = set(kept)
@@ -166,17 +175,23 @@ class Model:
                 for key in [k for k in state if k.startswith("encoder.chars.") and k.endswith("embed.weight")]:
                     grown = previous[key][1:2].expand(len(chars) - len(old.chars), -1)  # <unk>'s row
                     state[key] = torch.cat([previous[key], grown])
-            mapping = [(i, data.labels.index[label]) for i, label in enumerate(old.labels.items)]
-            source = torch.tensor([i for i, _ in mapping])
-            target = torch.tensor([j for _, j in mapping])
-            for key, (axes, value) in cls.label_parameters.items():
+            reference = old.labels.index[cls.reference_label(old.labels.items)]
+            # for every label of the new model, the old label whose entries it starts from
+            source = torch.tensor([old.labels.index.get(label, reference) for label in data.labels.items])
+            added = torch.tensor([label not in old.labels.index for label in data.labels.items])
+            for key, (axes, how, value) in cls.label_parameters.items():
                 if key not in state:
                     continue
-                grown = torch.full_like(state[key], value)
                 if axes == (0,):
-                    grown[target] = previous[key][source]
+                    grown = previous[key][source].clone()
                 else:  # (0, 1): label to label (CRF transitions)
-                    grown[target[:, None], target[None, :]] = previous[key][source[:, None], source[None, :]]
+                    grown = previous[key][source[:, None], source[None, :]].clone()
+                if how == "constant":
+                    grown[added] = value
+                    if axes != (0,):
+                        grown[:, added] = value
+                else:
+                    grown[added] += value
                 state[key] = grown
             for key, value in previous.items():
                 if key in cls.label_parameters or key.startswith(("encoder.words.", "encoder.extra_words")):

@@ -23,7 +23,7 @@ from seqtag.data.vocab import Vocab, WordVocab
 from seqtag.errors import InputError
 from seqtag.formats.classification import Example, read_examples
 from seqtag.models.classifier import ClassifierNet
-from seqtag.tasks.base import NEW_LABEL_BIAS, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
+from seqtag.tasks.base import NEW_LABEL_MARGIN, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 class Classifier(Model):
@@ -102,7 +102,8 @@ class Classifier(Model):
     def training_batch(self, token_lists: Sequence[Sequence[str]], targets: Sequence[Any]) -> Batch:
         return self.collate(token_lists, labels=targets)
 
-    label_parameters = {"output.weight": ((0,), 0.0), "output.bias": ((0,), NEW_LABEL_BIAS)}
+    # --init-from: a new class starts as a copy of the first old one, NEW_LABEL_MARGIN lower: never the most probable
+    label_parameters = {"output.weight": ((0,), "copy", 0.0), "output.bias": ((0,), "copy", NEW_LABEL_MARGIN)}
 
     def label_counts(self, targets: Sequence[Any]) -> list[int]:
         """Training texts per class, in label order."""

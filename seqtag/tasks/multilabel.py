@@ -146,6 +146,9 @@ class MultiLabel(Classifier):
                 counts[index[label]] += 1
         return counts
 
+    # --init-from: a new label's output is the constant sigmoid(-5) = 0.0067 until trained, below every threshold
+    label_parameters = {"output.weight": ((0,), "constant", 0.0), "output.bias": ((0,), "constant", -5.0)}
+
     def inherit(self, old: Any) -> None:
         """Continuing ``old`` (``--init-from``): its labels keep their thresholds until dev tunes them again."""
         self.thresholds.update({label: t for label, t in old.thresholds.items() if label in self.thresholds})

@@ -24,7 +24,7 @@ from seqtag.errors import InputError
 from seqtag.formats.registry import read_sentences
 from seqtag.models.crf import LinearChainCRF
 from seqtag.models.tagger import TaggerNet
-from seqtag.tasks.base import NEW_LABEL_BIAS, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
+from seqtag.tasks.base import NEW_LABEL_MARGIN, PREDICT_BATCH, Model, TrainingData, as_text, check_token_lists
 
 
 @dataclass
@@ -404,10 +404,17 @@ class Tagger(Model):
     def loss_per_token(self) -> bool:
         return self.model_config.head == "softmax"
 
+    # --init-from: a new tag starts as a copy of O (its emissions NEW_LABEL_MARGIN lower, its transitions O's), so
+    # every path through new tags scores below the same path with O there, which the scheme allows as well
     label_parameters = {
-        "project.weight": ((0,), 0.0), "project.bias": ((0,), NEW_LABEL_BIAS), "crf.transitions": ((0, 1), 0.0),
-        "crf.start_transitions": ((0,), 0.0), "crf.end_transitions": ((0,), 0.0),
+        "project.weight": ((0,), "copy", 0.0), "project.bias": ((0,), "copy", NEW_LABEL_MARGIN),
+        "crf.transitions": ((0, 1), "copy", 0.0), "crf.start_transitions": ((0,), "copy", 0.0),
+        "crf.end_transitions": ((0,), "copy", 0.0),
     }
+
+    @classmethod
+    def reference_label(cls, labels: Sequence[str]) -> str:
+        return "O" if "O" in labels else labels[0]
 
     def label_counts(self, targets: Sequence[Any]) -> list[int]:
         """Training tokens per tag (in the model's scheme), in label order."""
