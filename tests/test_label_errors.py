@@ -107,3 +107,24 @@ def test_options_need_find_label_errors(noisy_texts, one_error_line):
     path, _ = noisy_texts
     one_error_line(run("data", "check", path, "--folds", "3"), "--folds: is for --find-label-errors")
     one_error_line(run("data", "check", path, "--find-label-errors", "--folds", "1"), "--folds: must be between 2")
+
+
+def test_multilabel_data_goes_through_cleanlabs_multilabel_filter(tmp_path):
+    """Texts of one or two topics; every 20th has a topic label swapped for another."""
+    rng = random.Random(7)
+    lines, planted = [], set()
+    for line in range(1, 201):
+        topics = sorted(rng.sample(sorted(TOPICS), rng.choice([1, 2])))
+        text = " ".join(word for topic in topics for word in rng.sample(TOPICS[topic], 2)) + " " + rng.choice(FILLER)
+        labels = topics
+        if line % 20 == 5:
+            labels = sorted(set(TOPICS) - set(topics))[:1] + topics[1:]
+            planted.add(line)
+        lines.append(" ".join(f"__label__{label}" for label in labels) + " " + text)
+    path = tmp_path / "train.ft"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = find_label_errors(path, folds=2, settings=TINY)
+    assert found["task"] == "multilabel"
+    top = {issue["line"] for issue in found["issues"][: len(planted)]}
+    assert len(top & planted) >= 0.6 * len(planted), (found["issues"][:12], sorted(planted))
+    assert all(0 <= issue["gold_probability"] <= 1 for issue in found["issues"])

@@ -161,16 +161,15 @@ class MultiLabel(Classifier):
     @classmethod
     def label_issues(cls, records: Sequence[Any], targets: Sequence[Any], evidence: Sequence[Any],
                      labels: Sequence[str]) -> list[dict[str, Any]]:
-        """The texts whose label set cleanlab's ``find_label_issues`` (``multi_label=True``) finds doubtful;
+        """The texts whose label set cleanlab's multi-label ``find_label_issues`` finds doubtful;
         the suggestion is the labels the held-out model gives (probability >= 0.5)."""
         import numpy as np
-        from cleanlab.filter import find_label_issues
+        from cleanlab.multilabel_classification.filter import find_label_issues
 
         index = {label: i for i, label in enumerate(labels)}
         given = [[index[label] for label in labels_of] for labels_of in targets]
         probs = np.asarray(evidence, dtype=np.float64)
-        found = find_label_issues(labels=given, pred_probs=probs, multi_label=True,
-                                  return_indices_ranked_by="self_confidence")
+        found = find_label_issues(labels=given, pred_probs=probs, return_indices_ranked_by="self_confidence")
         issues = []
         for i in found:
             row, chosen = probs[i], set(given[i])
