@@ -44,3 +44,17 @@ def write_results(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     return path
+
+
+def conll_sentences(path: Path) -> list[list[list[str]]]:
+    """The whitespace-split rows of each sentence of a CoNLL file, -DOCSTART- lines dropped."""
+    out, rows = [], []
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        fields = line.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if rows:
+                out.append(rows)
+                rows = []
+            continue
+        rows.append(fields)
+    return out

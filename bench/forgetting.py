@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _shared import SHARED, require_shared, write_results  # noqa: E402
+from _shared import SHARED, conll_sentences, require_shared, write_results  # noqa: E402
 
 OLD_TYPES = ("PER", "LOC")
 TYPES = ("PER", "LOC", "ORG", "MISC")
@@ -28,16 +28,7 @@ TYPES = ("PER", "LOC", "ORG", "MISC")
 
 def sentences(path: Path) -> list[list[tuple[str, str]]]:
     """(token, tag) rows of each sentence of a CoNLL file (first and last column), -DOCSTART- dropped."""
-    out, rows = [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        fields = line.split()
-        if not fields or fields[0] == "-DOCSTART-":
-            if rows:
-                out.append(rows)
-                rows = []
-            continue
-        rows.append((fields[0], fields[-1]))
-    return out
+    return [[(row[0], row[-1]) for row in rows] for rows in conll_sentences(path)]
 
 
 def keep_types(sentence: list[tuple[str, str]], kept: tuple[str, ...]) -> list[tuple[str, str]]:

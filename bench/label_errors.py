@@ -18,21 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _shared import SHARED, require_shared, write_results  # noqa: E402
+from _shared import SHARED, conll_sentences, require_shared, write_results  # noqa: E402
 
 SHARE = 0.05  # of the entities (CoNLL) or texts (SST-2) given a wrong label
 
 
 def conll(path: Path, limit: int) -> list[list[list[str]]]:
-    out, rows = [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        fields = line.split()
-        if not fields or fields[0] == "-DOCSTART-":
-            if rows:
-                out.append(rows)
-                rows = []
-            continue
-        rows.append([fields[0], fields[-1]])
+    out = [[[row[0], row[-1]] for row in rows] for rows in conll_sentences(path)]
     return out[:limit] if limit else out
 
 

@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import ROOT, SHARED, write_results  # noqa: E402
+from _shared import ROOT, SHARED, conll_sentences, write_results  # noqa: E402
 
 HOST = "127.0.0.1"  # loopback only
 PY = sys.executable
@@ -43,16 +43,7 @@ LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
 
 
 def sentences(path: Path) -> list[list[str]]:
-    out, rows = [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        fields = line.split()
-        if not fields or fields[0] == "-DOCSTART-":
-            if rows:
-                out.append(rows)
-                rows = []
-            continue
-        rows.append(fields[0])
-    return out
+    return [[row[0] for row in rows] for rows in conll_sentences(path)]
 
 
 def predict_once(model: Path, data: Path) -> float:
