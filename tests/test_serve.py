@@ -324,6 +324,19 @@ def test_the_batcher_shares_passes_keeps_order_and_isolates_failures():
         asyncio.run(batcher.submit("k", [["late"]]))
 
 
+def test_the_batcher_sets_up_its_thread_before_the_first_pass():
+    """`seqtag serve` sets the torch threads in the batching thread (Served.threads), never in the main one."""
+    from seqtag.serve.batching import Batcher
+
+    seen: list[tuple[str, str]] = []
+    batcher = Batcher(lambda key, lists: seen.append(("run", threading.current_thread().name)) or lists,
+                      setup=lambda: seen.append(("setup", threading.current_thread().name)))
+    assert asyncio.run(batcher.submit("k", [["a"]])) == [["a"]]
+    batcher.close(timeout=5)
+    assert [what for what, _ in seen] == ["setup", "run"]
+    assert seen[0][1] == seen[1][1] != threading.main_thread().name
+
+
 def test_concurrent_requests_share_forward_passes(serve_models):
     from fastapi.testclient import TestClient
 

@@ -45,8 +45,10 @@ def serve(
 
     specs = model_specs(models)
     where = resolve_device(device)
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
+    torch.set_num_threads(1)  # the main thread only loads: passes run in the batching thread, with `threads`
     served = load_served(specs, where)
+    for model in served:
+        model.threads = threads or max(1, (os.cpu_count() or 2) // 2)
     # The models' objects live as long as the server: keep them out of the cyclic collector's passes.
     gc.collect()
     gc.freeze()

@@ -65,6 +65,11 @@ class StackedRNN(nn.Module):
     before a real token; the backward direction reads each sentence reversed within its own length, so
     its padding also comes last. Outputs at padded positions are garbage and must be masked by callers.
 
+    Without gradients (prediction), a batch of mixed lengths runs as groups of similar length
+    (:func:`length_groups`): an RNN's cost grows with batch x longest length, so one 60-token sentence
+    among 31 short ones would otherwise make every row 60 steps long. Training batches are bucketed by
+    length already and keep one pass.
+
     For the plain ``rnn`` cell, ``activation`` is its nonlinearity and ``identity_init`` starts it as an
     IRNN (Le et al., 2015): recurrent weights = identity, biases 0, so at first a (ReLU) state is carried
     over unchanged and its gradient passes back through the recurrence undiminished.
@@ -89,6 +94,19 @@ class StackedRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, output_dim)."""
+        if torch.is_grad_enabled() or x.shape[0] < 2:
+            return self._run(x, lengths)
+        groups = length_groups(lengths.tolist())
+        if len(groups) == 1:
+            return self._run(x, lengths)
+        out = x.new_zeros(x.shape[0], x.shape[1], self.output_dim)
+        for rows, width in groups:
+            index = torch.tensor(rows, device=x.device)
+            out[index, :width] = self._run(x[index, :width], lengths[index])
+        return out
+
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One pass over the whole batch: x (B, T, D), lengths (B,) -> (B, T, output_dim)."""
         reverse = reversal_index(lengths, x.shape[1]).unsqueeze(2) if len(self.backward_layers) else None
         for layer, forward_rnn in enumerate(self.forward_layers):
             if layer > 0:
@@ -100,6 +118,47 @@ class StackedRNN(nn.Module):
                 out = torch.cat([out, backward], dim=2)
             x = out
         return x
+
+
+# The cost of one RNN call over n rows of width w, in token-steps: a fixed part (the call, the gathers)
+# plus one step per position plus one token-step per row and position; measured on CPU (2 threads,
+# hidden 200): 0.27 ms per call, 6 us per step, 2.9 us per token-step.
+_CALL_COST = 90
+_STEP_COST = 2
+
+
+def length_groups(lengths: list[int], call_cost: float = _CALL_COST, step_cost: float = _STEP_COST) -> list[tuple[list[int], int]]:
+    """Rows grouped by length so that running each group at its own width costs least.
+
+    ``lengths`` (B,) -> ``[(rows, width), ...]``: every row index once, ``width`` = the group's longest
+    length; the cost of a group of n rows is ``call_cost + width * (step_cost + n)``. Groups are runs of
+    the sorted lengths (an optimal grouping never interleaves them), found by dynamic programming over
+    the distinct lengths.
+    """
+    distinct = sorted(set(lengths))
+    count = {n: 0 for n in distinct}
+    for n in lengths:
+        count[n] += 1
+    # best[j]: cheapest cost of the j shortest distinct lengths; cut[j]: where its last group starts
+    best = [0.0] + [float("inf")] * len(distinct)
+    cut = [0] * (len(distinct) + 1)
+    for j in range(1, len(distinct) + 1):
+        width, rows = distinct[j - 1], 0
+        for i in range(j, 0, -1):
+            rows += count[distinct[i - 1]]
+            cost = best[i - 1] + call_cost + width * (step_cost + rows)
+            if cost < best[j]:
+                best[j], cut[j] = cost, i - 1
+    bounds = []
+    j = len(distinct)
+    while j > 0:
+        bounds.append((cut[j], j))
+        j = cut[j]
+    groups = []
+    for start, end in reversed(bounds):
+        members = set(distinct[start:end])
+        groups.append(([row for row, n in enumerate(lengths) if n in members], distinct[end - 1]))
+    return groups
 
 
 def _recurrent_layer(cell: str, input_dim: int, hidden: int, activation: str, identity_init: bool) -> nn.RNNBase:

@@ -54,8 +54,10 @@ class Batcher:
     batches gathered from concurrent :meth:`submit` calls."""
 
     def __init__(self, run: Callable[[Hashable, list[Sequence[str]]], list[Any]], max_batch: int = 32,
-                 max_wait: float = 0.002, name: str = "model", crowd: Callable[[], int] = lambda: 0) -> None:
+                 max_wait: float = 0.002, name: str = "model", crowd: Callable[[], int] = lambda: 0,
+                 setup: Callable[[], None] | None = None) -> None:
         self._run = run
+        self._setup = setup  # run first in the worker thread (e.g. its torch threads)
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait)
         self.crowd = crowd  # how many requests are in the server now (queued ones included)
@@ -132,6 +134,8 @@ class Batcher:
             return batch
 
     def _work(self) -> None:
+        if self._setup is not None:
+            self._setup()
         while (batch := self._take()) is not None:
             self._pass(batch)
 
