@@ -1,7 +1,6 @@
 """`seqtag serve`: keep models loaded behind an HTTP API (FastAPI on uvicorn) and a web page."""
 from __future__ import annotations
 
-import os
 from typing import Annotated, Optional
 
 import typer
@@ -23,7 +22,7 @@ def serve(
     read_timeout: Annotated[float, typer.Option(help="Seconds a client has to send a request body (408 after).", min=0.001)] = 30.0,
     max_connections: Annotated[int, typer.Option(help="Most connections and requests at once; more get 503.", min=1)] = 1024,
     drain_timeout: Annotated[float, typer.Option(help="On Ctrl-C / SIGTERM: seconds to let in-flight requests finish before exiting.", min=0)] = 30.0,
-    threads: Annotated[Optional[int], typer.Option(help="Torch threads for the forward passes. (default: half the CPU cores, at least 1, so that the event loop keeps a core)", min=1, show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads for the forward passes. (default: torch's, one per CPU core)", min=1, show_default=False)] = None,
     device: Annotated[str, typer.Option(help="Where the models run: auto (CUDA when available, else CPU), cpu, cuda or cuda:N.")] = "auto",
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")] = False,
 ) -> None:
@@ -31,10 +30,6 @@ def serve(
     GET /healthz, a page at / that highlights entities, OpenAPI docs at /docs, and pre-annotation endpoints for
     Label Studio (/predict) and Doccano (/doccano). Concurrent requests share forward passes. Ctrl-C or SIGTERM
     lets in-flight requests finish and exits 0. Formats: docs/serve.md."""
-    # As in predict, oneDNN caches no kernels: passes come in ever new shapes (sentences x length), and its
-    # cache of 1,024 grew the server by 17 % over 35,000 requests. It costs passes of one sentence a quarter of
-    # their speed and larger passes nothing measurable.
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
     import gc
 
     import torch
@@ -45,10 +40,11 @@ def serve(
 
     specs = model_specs(models)
     where = resolve_device(device)
+    threads = threads or torch.get_num_threads()
     torch.set_num_threads(1)  # the main thread only loads: passes run in the batching thread, with `threads`
     served = load_served(specs, where)
     for model in served:
-        model.threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        model.threads = threads
     # The models' objects live as long as the server: keep them out of the cyclic collector's passes.
     gc.collect()
     gc.freeze()

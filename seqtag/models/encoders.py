@@ -23,12 +23,21 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars (U, L) long, lengths (U,) -> (U, filters)."""
+        if not torch.is_grad_enabled():  # prediction: ladder shapes (see shape_step); padding is masked below
+            types, width = chars.shape
+            padded = chars.new_zeros(shape_step(types), shape_step(width))
+            padded[:types, :width] = chars
+            padded_lengths = lengths.new_ones(padded.shape[0])
+            padded_lengths[:types] = lengths
+            chars, lengths = padded, padded_lengths
+        else:
+            types = chars.shape[0]
         x = self.embed(chars).transpose(1, 2)  # shape: (U, char_dim, L)
         h = self.conv(x)  # shape: (U, filters, L') with L' = L for odd kernels
         width = h.shape[2]
         pad = torch.arange(width, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)  # shape: (U, L')
         h = h.masked_fill(pad.unsqueeze(1), float("-inf"))
-        return h.max(dim=2).values
+        return h.max(dim=2).values[:types]
 
 
 class CharLSTM(nn.Module):
@@ -94,15 +103,18 @@ class StackedRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, output_dim)."""
-        if torch.is_grad_enabled() or x.shape[0] < 2:
-            return self._run(x, lengths)
-        groups = length_groups(lengths.tolist())
-        if len(groups) == 1:
+        if torch.is_grad_enabled():
             return self._run(x, lengths)
         out = x.new_zeros(x.shape[0], x.shape[1], self.output_dim)
-        for rows, width in groups:
+        for rows, width in length_groups(lengths.tolist()):
+            # Each group runs padded to ladder sizes (shape_step): zero rows of length 1, zero steps after
+            # the longest; neither changes the real rows' outputs.
             index = torch.tensor(rows, device=x.device)
-            out[index, :width] = self._run(x[index, :width], lengths[index])
+            part = x.new_zeros(shape_step(len(rows)), shape_step(width), x.shape[2])
+            part[: len(rows), :width] = x[index, :width]
+            part_lengths = lengths.new_ones(part.shape[0])
+            part_lengths[: len(rows)] = lengths[index]
+            out[index, :width] = self._run(part, part_lengths)[: len(rows), :width]
         return out
 
     def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -118,6 +130,21 @@ class StackedRNN(nn.Module):
                 out = torch.cat([out, backward], dim=2)
             x = out
         return x
+
+
+def shape_step(n: int) -> int:
+    """The smallest size of the ladder 1, 2, ..., 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ... (four steps
+    per doubling, at most 25 % above ``n``) that is at least ``n``.
+
+    Prediction pads its tensors to these sizes: oneDNN builds a kernel for every tensor shape it meets
+    and keeps the last 1,024, so a server or a stream, where every batch has a new shape, would otherwise
+    build a kernel on almost every call (a third of the time of a 32-sentence pass) or cache without end.
+    With the ladder, a few hundred shapes cover every batch.
+    """
+    if n <= 8:
+        return max(n, 1)
+    power = 1 << ((n - 1).bit_length() - 1)  # the largest power of two below n
+    return next(size for size in (power * 5 // 4, power * 3 // 2, power * 7 // 4, 2 * power) if size >= n)
 
 
 # The cost of one RNN call over n rows of width w, in token-steps: a fixed part (the call, the gathers)
