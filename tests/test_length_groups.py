@@ -82,3 +82,28 @@ def test_a_taggers_predictions_do_not_depend_on_the_grouping(random_tagger, monk
     assert [d.tags for d in grouped] == [d.tags for d in single]
     for a, b in zip(grouped, single):
         assert a.token_probs == pytest.approx(b.token_probs, abs=1e-6)
+
+
+def test_ladder_sizes_cover_every_size_with_few_shapes():
+    from seqtag.models.encoders import shape_step
+
+    sizes = [shape_step(n) for n in range(1, 5000)]
+    assert all(size >= n for n, size in enumerate(sizes, 1))
+    assert all(size <= max(n, 8) * 1.25 for n, size in enumerate(sizes, 1))
+    assert sizes == sorted(sizes)
+    assert len(set(sizes)) <= 8 + 4 * 10  # 1..8, then four sizes per doubling
+
+
+def test_the_char_cnn_gives_the_same_vectors_on_ladder_shapes():
+    from seqtag.models.encoders import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(num_chars=20, char_dim=4, filters=6, kernel=3).eval()
+    lengths = torch.tensor([1, 7, 3, 11, 2])
+    chars = torch.randint(1, 20, (5, 11)) * (torch.arange(11) < lengths.unsqueeze(1))
+    with torch.no_grad():
+        padded = cnn(chars, lengths)  # prediction: run on (shape_step(5), shape_step(11)) = (5, 12)
+    with torch.enable_grad():
+        plain = cnn(chars, lengths).detach()
+    assert padded.shape == plain.shape == (5, 6)
+    assert torch.allclose(padded, plain, atol=1e-6)
