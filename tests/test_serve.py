@@ -81,13 +81,14 @@ def post(client, body, path: str = "/v1/predict", **kwargs):
 # ---------------------------------------------------------------------------- the records are predict's
 
 
-@pytest.mark.parametrize("options", [{}, {"confidence": True}, {"confidence": True, "nbest": 2}])
+@pytest.mark.parametrize("options", [{}, {"confidence": True}, {"confidence": True, "nbest": 2}, {"min_confidence": 0.2}])
 def test_tagger_records_are_those_of_predict_jsonl(client, serve_models, options):
     lines = raw_lines(6)
     response = post(client, {"texts": lines, **options})
     assert response.status_code == 200, response.text
     answer = response.json()
     flags = (["--confidence"] if options.get("confidence") else []) + (["--nbest", "2"] if options.get("nbest") else [])
+    flags += ["--min-confidence", str(options["min_confidence"])] if "min_confidence" in options else []
     assert answer["model"] == "ner" and answer["task"] == "tag"
     assert answer["records"] == cli_records(serve_models["ner"], lines, *flags)
     assert any(record["spans"] for record in answer["records"]), "the tiny tagger should find some entities"
@@ -247,6 +248,12 @@ BAD = [
     ("nbest over the limit", "POST", "/v1/predict", {"texts": ["a"], "nbest": 1000}, {}, 422, "--max-nbest"),
     ("nbest a fraction", "POST", "/v1/predict", {"texts": ["a"], "nbest": 1.5}, {}, 422, "nbest: expected a whole number"),
     ("nbest a boolean", "POST", "/v1/predict", {"texts": ["a"], "nbest": True}, {}, 422, "expected a whole number, got a boolean"),
+    ("min_confidence a string", "POST", "/v1/predict", {"texts": ["a"], "min_confidence": "0.5"}, {}, 422,
+     "min_confidence: expected a probability"),
+    ("min_confidence above 1", "POST", "/v1/predict", {"texts": ["a"], "min_confidence": 1.5}, {}, 422,
+     "min_confidence: must be a probability in (0, 1]"),
+    ("min_confidence on a classifier", "POST", "/v1/predict", {"model": "cls", "texts": ["a"], "min_confidence": 0.5},
+     {}, 422, "min_confidence: is for taggers"),
     ("top_k on a tagger", "POST", "/v1/predict", {"texts": ["a"], "top_k": 2}, {}, 422, "top_k: is for classifiers"),
     ("an unknown model", "POST", "/v1/predict", {"model": "nope", "texts": ["a"]}, {}, 404, "no model called 'nope'"),
     ("a model number", "POST", "/v1/predict", {"model": 1, "texts": ["a"]}, {}, 422, "model: expected a model name"),

@@ -21,6 +21,9 @@ class PredictRequest(BaseModel):
                              "posteriors); classifiers: the label's probability as confidence.")
     nbest: Optional[int] = Field(None, ge=1, description="The K most probable tag sequences or labels.")
     top_k: Optional[int] = Field(None, ge=1, description="Classifiers: keep the K most probable classes.")
+    min_confidence: Optional[float] = Field(None, gt=0, le=1, description="Entity taggers: also every entity whose "
+                                            "probability is at least this, overlapping ones included (candidates); "
+                                            "multi-label classifiers: the labels' threshold.")
 
 
 class PredictResponse(BaseModel):

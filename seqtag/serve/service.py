@@ -23,7 +23,7 @@ from seqtag.errors import InputError
 from seqtag.serve.batching import Batcher
 from seqtag.serve.limits import Limits
 
-PREDICT_FIELDS = ("model", "texts", "tokens", "confidence", "nbest", "top_k")
+PREDICT_FIELDS = ("model", "texts", "tokens", "confidence", "nbest", "top_k", "min_confidence")
 _BREAKS = str.maketrans({"\n": " ", "\r": " "})
 
 
@@ -135,6 +135,7 @@ class Query:
     confidence: bool = False
     nbest: int = 0
     top_k: int | None = None
+    min_confidence: float | None = None  # multi-label classifiers: the labels' threshold; taggers: spans above it
 
     @property
     def count(self) -> int:
@@ -242,7 +243,11 @@ def parse_query(data: Any, limits: Limits) -> tuple[str | None, Query]:
         raise ApiError(422, f"confidence: expected true or false, got {_kind(confidence)}")
     nbest = _count_option(data.get("nbest"), "nbest", limits.max_nbest, "--max-nbest")
     top_k = _count_option(data.get("top_k"), "top_k", None, None)
-    return name, Query(texts, tokens, confidence, nbest or 0, top_k)
+    min_confidence = data.get("min_confidence")
+    if min_confidence is not None and (isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float))):
+        raise ApiError(422, f"min_confidence: expected a probability (a number in (0, 1]), got {_kind(min_confidence)}")
+    return name, Query(texts, tokens, confidence, nbest or 0, top_k,
+                       None if min_confidence is None else float(min_confidence))
 
 
 def _check_tokens(row: Any, where: str, limits: Limits) -> list[str]:
@@ -308,7 +313,7 @@ def prepare(served: Served, query: Query) -> Job:
 
     model = served.model
     try:
-        model.check_prediction_options("jsonl", query.top_k)
+        model.check_prediction_options("jsonl", query.top_k, query.min_confidence)
     except InputError as error:
         raise ApiError(422, _api_words(error)) from None
     fixes: dict[int, str] = {}
@@ -326,7 +331,7 @@ def prepare(served: Served, query: Query) -> Job:
     # The line reader drops a byte-order mark at the start: this one, so that a text's own stays.
     source = io.BytesIO(codecs.BOM_UTF8 + ("\n".join(lines) + "\n").encode("utf-8"))
     items = list(model.prediction_input(source, fmt))
-    method, options = model.prediction_job(query.confidence, query.nbest)
+    method, options = model.prediction_job(query.confidence, query.nbest, query.min_confidence)
     return Job(items, (method, tuple(sorted(options.items()))), query, fixes)
 
 
@@ -344,7 +349,8 @@ def records(served: Served, job: Job, predictions: list[Any]) -> list[str]:
     out = io.StringIO()
     query = job.query
     served.model.write_predictions(zip(job.items, predictions), out, "jsonl", top_k=query.top_k,
-                                   confidence=query.confidence, nbest=query.nbest)
+                                   confidence=query.confidence, nbest=query.nbest,
+                                   min_confidence=query.min_confidence)
     lines = out.getvalue().split("\n")[:-1]  # "\n" only ends records: JSON escapes it inside strings
     if job.fixes:
         lines = [_fix(line, job.fixes) for line in lines]
