@@ -332,7 +332,7 @@ def test_the_batcher_shares_passes_keeps_order_and_isolates_failures():
 
 
 def test_the_batcher_sets_up_its_thread_before_the_first_pass():
-    """`seqtag serve` sets the torch threads in the batching thread (Served.threads), never in the main one."""
+    """`seqtag serve` sets the torch threads in the batching thread (Limits.threads), never in the main one."""
     from seqtag.serve.batching import Batcher
 
     seen: list[tuple[str, str]] = []
@@ -342,6 +342,35 @@ def test_the_batcher_sets_up_its_thread_before_the_first_pass():
     batcher.close(timeout=5)
     assert [what for what, _ in seen] == ["setup", "run"]
     assert seen[0][1] == seen[1][1] != threading.main_thread().name
+
+
+def test_one_batching_thread_serves_every_model_and_counts_each(serve_models):
+    from fastapi.testclient import TestClient
+
+    from seqtag.serve.app import create_app
+    from seqtag.serve.limits import Limits
+    from seqtag.serve.service import load_served
+
+    served = load_served([("ner", serve_models["ner"]), ("cls", serve_models["cls"])])
+    lines = raw_lines(6)
+    with TestClient(create_app(served, Limits(max_batch=64, max_wait_ms=50))) as test_client:
+        batchers = [t for t in threading.enumerate() if t.name.startswith("seqtag-batcher")]
+        answers: dict[tuple[str, int], dict] = {}
+
+        def ask(model: str, i: int) -> None:
+            answers[model, i] = post(test_client, {"model": model, "texts": [lines[i]]}).json()
+
+        threads = [threading.Thread(target=ask, args=(m, i)) for m in ("ner", "cls") for i in range(len(lines))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        health = test_client.get("/healthz").json()["models"]
+    assert len(batchers) == 1
+    assert all(answers["ner", i]["task"] == "tag" and answers["cls", i]["task"] == "classify" for i in range(len(lines)))
+    assert health["cls"]["predicted"] == len(lines)  # a text each
+    assert health["ner"]["predicted"] >= len(lines)  # a sentence or more each
+    assert health["ner"]["passes"] + health["cls"]["passes"] < 2 * len(lines)  # shared passes, one model each
 
 
 def test_concurrent_requests_share_forward_passes(serve_models):

@@ -40,16 +40,17 @@ def serve(
 
     specs = model_specs(models)
     where = resolve_device(device)
+    # libgomp runs a second thread's parallel regions at about half speed once the main thread has started
+    # a team of its own: the main thread (loading, the event loop) keeps one torch thread, and the batching
+    # thread, where every pass runs, gets `threads`.
     threads = threads or torch.get_num_threads()
-    torch.set_num_threads(1)  # the main thread only loads: passes run in the batching thread, with `threads`
+    torch.set_num_threads(1)
     served = load_served(specs, where)
-    for model in served:
-        model.threads = threads
     # The models' objects live as long as the server: keep them out of the cyclic collector's passes.
     gc.collect()
     gc.freeze()
     limits = Limits(max_body=max_body, max_texts=max_texts, max_chars=max_chars, max_nbest=max_nbest,
-                    read_timeout=read_timeout, max_batch=max_batch, max_wait_ms=max_wait_ms)
+                    read_timeout=read_timeout, max_batch=max_batch, max_wait_ms=max_wait_ms, threads=threads)
     from seqtag.serve.run import run
 
     about = ", ".join(f"{s.name} ({s.task})" for s in served)

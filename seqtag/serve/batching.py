@@ -64,10 +64,6 @@ class Batcher:
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._closed = False
-        # Counters for /healthz and the benchmark: passes run, token lists predicted, the largest pass.
-        self.passes = 0
-        self.items = 0
-        self.largest = 0
         self._thread = threading.Thread(target=self._work, name=f"seqtag-batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -98,9 +94,10 @@ class Batcher:
             self._cond.notify_all()
         self._thread.join(timeout)
 
-    @property
-    def queued(self) -> int:
-        return len(self._jobs)
+    def queued_keys(self) -> list[Hashable]:
+        """The key of each queued job (for /healthz)."""
+        with self._cond:
+            return [job.key for job in self._jobs]
 
     # ---- the worker thread ----
 
@@ -152,9 +149,6 @@ class Batcher:
             job = batch[0]
             job.loop.call_soon_threadsafe(_deliver, job.future, None, error)
             return
-        self.passes += 1
-        self.items += len(token_lists)
-        self.largest = max(self.largest, len(token_lists))
         at = 0
         for job in batch:
             part = predictions[at : at + len(job.token_lists)]

@@ -16,11 +16,12 @@ class Limits:
     read_timeout: float = 30.0  # seconds to receive a request body (408 after)
     max_batch: int = 32  # sentences or texts in one forward pass
     max_wait_ms: float = 2.0  # how long the first request of a pass may wait for others
+    threads: int | None = None  # torch threads of the batching thread (None: torch's setting)
 
     def describe(self) -> dict:
         """The limits as /healthz shows them."""
         return {
             "max_body": self.max_body, "max_texts": self.max_texts, "max_chars": self.max_chars,
             "max_nbest": self.max_nbest, "read_timeout": self.read_timeout, "max_batch": self.max_batch,
-            "max_wait_ms": self.max_wait_ms,
+            "max_wait_ms": self.max_wait_ms, "threads": self.threads,
         }

@@ -14,13 +14,12 @@ import codecs
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seqtag.errors import InputError
-from seqtag.serve.batching import Batcher
 from seqtag.serve.limits import Limits
 
 PREDICT_FIELDS = ("model", "texts", "tokens", "confidence", "nbest", "top_k", "min_confidence")
@@ -45,11 +44,10 @@ class Served:
     model: Any
     info: dict[str, Any]
     version: str  # name@<first 12 hex digits of the file's SHA-256>: Label Studio's model_version
-    batcher: Batcher | None = field(default=None, repr=False)
-    # Torch threads of the batching thread, set in that thread; None leaves torch's setting. `seqtag serve`
-    # keeps the main thread at one: libgomp runs parallel regions of a second thread at about half speed
-    # once the main thread has started a team of its own (measured: 32-sentence passes 1,000 vs 2,000 /s).
-    threads: int | None = None
+    # Batching counters for /healthz and the benchmark: passes run, token lists predicted, the largest pass.
+    passes: int = field(default=0, repr=False)
+    predicted: int = field(default=0, repr=False)
+    largest_pass: int = field(default=0, repr=False)
 
     @property
     def task(self) -> str:
@@ -59,27 +57,14 @@ class Served:
         """The /v1/models entry: name, task, whether requests without ``model`` get it, and `seqtag info`."""
         return {"name": self.name, "task": self.task, "default": default, "version": self.version, "info": self.info}
 
-    def start(self, limits: Limits, crowd: Callable[[], int] = lambda: 0) -> None:
-        """Start the batching worker thread (the server's start-up; see :meth:`stop`); ``crowd()`` says how
-        many requests are in the server."""
-        model = self.model
-
-        def run(key: Any, token_lists: list[Sequence[str]]) -> list[Any]:
-            method, options = key
-            return getattr(model, method)(token_lists, batch_size=limits.max_batch, **dict(options))
-
-        def setup() -> None:
-            if self.threads is not None:
-                import torch
-
-                torch.set_num_threads(self.threads)
-
-        self.batcher = Batcher(run, limits.max_batch, limits.max_wait_ms / 1000, self.name, crowd, setup)
-
-    def stop(self) -> None:
-        """Finish the queued passes and stop the worker thread."""
-        if self.batcher is not None:
-            self.batcher.close()
+    def run_pass(self, method: str, options: Sequence[tuple[str, Any]], token_lists: list[Sequence[str]],
+                 batch_size: int) -> list[Any]:
+        """One forward pass (in the batching thread): the predictions of ``method`` for ``token_lists``."""
+        predictions = getattr(self.model, method)(token_lists, batch_size=batch_size, **dict(options))
+        self.passes += 1
+        self.predicted += len(token_lists)
+        self.largest_pass = max(self.largest_pass, len(token_lists))
+        return predictions
 
 
 def model_specs(arguments: Sequence[str]) -> list[tuple[str, Path]]:
@@ -302,7 +287,7 @@ class Job:
     """A query made ready for the batcher: the model's input items, the prediction method and options."""
 
     items: list[Any]
-    key: tuple[str, tuple[tuple[str, Any], ...]]
+    key: tuple[str, str, tuple[tuple[str, Any], ...]]  # the model's name, the method, its options
     query: Query
     fixes: dict[int, str]  # 1-based line -> the text as sent, where line breaks were read as spaces
 
@@ -332,7 +317,7 @@ def prepare(served: Served, query: Query) -> Job:
     source = io.BytesIO(codecs.BOM_UTF8 + ("\n".join(lines) + "\n").encode("utf-8"))
     items = list(model.prediction_input(source, fmt))
     method, options = model.prediction_job(query.confidence, query.nbest, query.min_confidence)
-    return Job(items, (method, tuple(sorted(options.items()))), query, fixes)
+    return Job(items, (served.name, method, tuple(sorted(options.items()))), query, fixes)
 
 
 def _api_words(error: InputError) -> str:
