@@ -353,8 +353,9 @@ def test_one_batching_thread_serves_every_model_and_counts_each(serve_models):
 
     served = load_served([("ner", serve_models["ner"]), ("cls", serve_models["cls"])])
     lines = raw_lines(6)
+    before = set(threading.enumerate())  # other tests' servers may still run
     with TestClient(create_app(served, Limits(max_batch=64, max_wait_ms=50))) as test_client:
-        batchers = [t for t in threading.enumerate() if t.name.startswith("seqtag-batcher")]
+        batchers = [t for t in set(threading.enumerate()) - before if t.name.startswith("seqtag-batcher")]
         answers: dict[tuple[str, int], dict] = {}
 
         def ask(model: str, i: int) -> None:
