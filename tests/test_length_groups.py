@@ -107,3 +107,14 @@ def test_the_char_cnn_gives_the_same_vectors_on_ladder_shapes():
         plain = cnn(chars, lengths).detach()
     assert padded.shape == plain.shape == (5, 6)
     assert torch.allclose(padded, plain, atol=1e-5)
+
+
+def test_grouped_output_keeps_the_rnns_dtype(monkeypatch):
+    """Under autocast the RNN may answer in a lower precision than its input: the grouped output follows it."""
+    rnn = StackedRNN("lstm", 6, 5, 1, True, 0.0).eval()
+    plain = StackedRNN._run
+    monkeypatch.setattr(StackedRNN, "_run", lambda self, x, lengths: plain(self, x, lengths).double())
+    lengths = torch.tensor([2, 30, 3])
+    with torch.no_grad():
+        out = rnn(torch.randn(3, 30, 6), lengths)
+    assert out.dtype == torch.float64 and out.shape == (3, 30, 10)

@@ -103,9 +103,9 @@ class StackedRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, output_dim)."""
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or x.shape[0] == 0:
             return self._run(x, lengths)
-        out = x.new_zeros(x.shape[0], x.shape[1], self.output_dim)
+        out: torch.Tensor | None = None
         for rows, width in length_groups(lengths.tolist()):
             # Each group runs padded to ladder sizes (shape_step): zero rows of length 1, zero steps after
             # the longest; neither changes the real rows' outputs.
@@ -114,7 +114,11 @@ class StackedRNN(nn.Module):
             part[: len(rows), :width] = x[index, :width]
             part_lengths = lengths.new_ones(part.shape[0])
             part_lengths[: len(rows)] = lengths[index]
-            out[index, :width] = self._run(part, part_lengths)[: len(rows), :width]
+            result = self._run(part, part_lengths)[: len(rows), :width]
+            if out is None:  # the RNN's dtype, which autocast may lower
+                out = result.new_zeros(x.shape[0], x.shape[1], self.output_dim)
+            out[index, :width] = result
+        assert out is not None  # there is at least one row
         return out
 
     def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
