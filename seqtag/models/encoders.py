@@ -23,15 +23,9 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars (U, L) long, lengths (U,) -> (U, filters)."""
-        if not torch.is_grad_enabled():  # prediction: ladder shapes (see shape_step); padding is masked below
-            types, width = chars.shape
-            padded = chars.new_zeros(shape_step(types), shape_step(width))
-            padded[:types, :width] = chars
-            padded_lengths = lengths.new_ones(padded.shape[0])
-            padded_lengths[:types] = lengths
-            chars, lengths = padded, padded_lengths
-        else:
-            types = chars.shape[0]
+        types = chars.shape[0]
+        if not torch.is_grad_enabled():  # prediction: ladder shapes; the padding is masked below
+            chars, lengths = ladder_padded(chars, lengths)
         x = self.embed(chars).transpose(1, 2)  # shape: (U, char_dim, L)
         h = self.conv(x)  # shape: (U, filters, L') with L' = L for odd kernels
         width = h.shape[2]
@@ -107,14 +101,9 @@ class StackedRNN(nn.Module):
             return self._run(x, lengths)
         out: torch.Tensor | None = None
         for rows, width in length_groups(lengths.tolist()):
-            # Each group runs padded to ladder sizes (shape_step): zero rows of length 1, zero steps after
-            # the longest; neither changes the real rows' outputs.
+            # Each group runs at ladder sizes: the padding changes none of the real rows' outputs.
             index = torch.tensor(rows, device=x.device)
-            part = x.new_zeros(shape_step(len(rows)), shape_step(width), x.shape[2])
-            part[: len(rows), :width] = x[index, :width]
-            part_lengths = lengths.new_ones(part.shape[0])
-            part_lengths[: len(rows)] = lengths[index]
-            result = self._run(part, part_lengths)[: len(rows), :width]
+            result = self._run(*ladder_padded(x[index, :width], lengths[index]))[: len(rows), :width]
             if out is None:  # the RNN's dtype, which autocast may lower
                 out = result.new_zeros(x.shape[0], x.shape[1], self.output_dim)
             out[index, :width] = result
@@ -149,6 +138,17 @@ def shape_step(n: int) -> int:
         return max(n, 1)
     power = 1 << ((n - 1).bit_length() - 1)  # the largest power of two below n
     return next(size for size in (power * 5 // 4, power * 3 // 2, power * 7 // 4, 2 * power) if size >= n)
+
+
+def ladder_padded(x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (n, w, ...) and lengths (n,) padded to ``(shape_step(n), shape_step(w), ...)`` with zeros: the added
+    rows have length 1, and nothing is read after a row's length."""
+    rows, width = x.shape[:2]
+    padded = x.new_zeros(shape_step(rows), shape_step(width), *x.shape[2:])
+    padded[:rows, :width] = x
+    padded_lengths = lengths.new_ones(padded.shape[0])
+    padded_lengths[:rows] = lengths
+    return padded, padded_lengths
 
 
 # The cost of one RNN call over n rows of width w, in token-steps: a fixed part (the call, the gathers)
