@@ -1,5 +1,5 @@
-"""Shared fixtures: a tiny model trained once per session, a private embedding cache, data-file helpers,
-the brute-force CRF oracle and an untrained tagger.
+"""Shared fixtures: a tiny model trained once per session, the server tests' tiny tagger and classifier, a
+private embedding cache, data-file helpers, the brute-force CRF oracle and an untrained tagger.
 
 Test modules never import from this file (nor from each other): every shared path and helper is a
 fixture (``repo_root``, ``sample_dir``, ``write_file``, ``one_error_line``, ``enumerate_paths``,
@@ -201,6 +201,30 @@ def _random_tagger(head: str, train_scheme: str, data_scheme: str):
     return Tagger(net, words, None, labels, config, DataConfig(), data_scheme=data_scheme)
 
 
+def _tagger_distribution(tagger, tokens: list[str]) -> tuple[list[tuple[int, ...]], list[float]]:
+    """Every tag sequence the tagger allows for ``tokens`` (model-scheme tag ids) with its probability, by
+    enumeration in float64: a softmax head's product of token probabilities, or the CRF's normalised scores."""
+    import torch
+
+    with torch.inference_mode():
+        emissions = tagger.net.emissions(tagger.collate([tokens]))[0].double()  # shape: (L, K)
+    length, num_tags = emissions.shape
+    paths = torch.tensor(list(itertools.product(range(num_tags), repeat=length)))  # shape: (P, L)
+    steps = torch.arange(length)
+    crf = tagger.net.crf
+    if crf is None:
+        scores = emissions.log_softmax(dim=1)[steps, paths].sum(dim=1)
+    else:
+        allowed = crf.allowed_start[paths[:, 0]] & crf.allowed_end[paths[:, -1]]
+        allowed &= crf.allowed_transitions[paths[:, :-1], paths[:, 1:]].all(dim=1)
+        paths = paths[allowed]
+        scores = (
+            crf.start_transitions.double()[paths[:, 0]] + emissions[steps, paths].sum(dim=1)
+            + crf.transitions.double()[paths[:, :-1], paths[:, 1:]].sum(dim=1) + crf.end_transitions.double()[paths[:, -1]]
+        )
+    return [tuple(p) for p in paths.tolist()], scores.softmax(dim=0).tolist()
+
+
 # ---------------------------------------------------------------------------- paths and helpers as fixtures
 
 
@@ -318,6 +342,13 @@ def logsumexp() -> Callable[[list[float]], float]:
 
 
 @pytest.fixture(scope="session")
+def tagger_distribution() -> Callable:
+    """``tagger_distribution(tagger, tokens)``: every tag sequence (model-scheme ids) with its probability,
+    by enumeration (the oracle for confidences, n-best lists and entity probabilities)."""
+    return _tagger_distribution
+
+
+@pytest.fixture(scope="session")
 def random_tagger() -> Callable:
     """``random_tagger(head, train_scheme, data_scheme)``: an untrained tagger over the words a, b, c, d
     whose scores are scaled up so its distributions are far from uniform."""
@@ -375,6 +406,21 @@ def trained(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Trained
         raise RuntimeError(f"training the test model failed ({result.exit_code}):\n{result.output}\n{result.exception!r}")
     return Trained(model, data_dir / "train.txt", data_dir / "dev.txt", data_dir / "test.txt",
                    result.stdout, result.stderr, result.exit_code)
+
+
+@pytest.fixture(scope="session")
+def serve_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny tagger and classifier for the server's tests (seconds to train), trained once per session."""
+    import seqtag
+
+    folder = tmp_path_factory.mktemp("serve-models")
+    tiny = {"hidden": 16, "epochs": 1, "char_encoder": "none", "lr": 0.02, "batch_size": 32, "seed": 1}
+    models = {"ner": folder / "ner.seqtag", "cls": folder / "cls.seqtag"}
+    data = {"ner": ("ner/train.txt", "ner/dev.txt"), "cls": ("cls/train.tsv", "cls/dev.tsv")}
+    for name, path in models.items():
+        train, dev = data[name]
+        seqtag.train(train=SAMPLE / train, dev=SAMPLE / dev, output=path, **tiny)
+    return models
 
 
 @pytest.fixture(scope="session")

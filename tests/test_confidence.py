@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from seqtag.cli import app
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.schemes import convert, spans
-from seqtag.tasks.tagging import Tagger
 from seqtag.data.vocab import Vocab, WordVocab
 
 runner = CliRunner()
@@ -51,27 +50,6 @@ def test_segment_marginals_match_brute_force(seed, num_tags, constrained, enumer
 # ---------------------------------------------------------------------------- taggers end to end
 
 
-def distribution(tagger: Tagger, tokens: list[str]) -> tuple[list[tuple[int, ...]], list[float]]:
-    """Every tag sequence the model allows (model scheme ids) with its probability, in float64."""
-    with torch.inference_mode():
-        emissions = tagger.net.emissions(tagger.collate([tokens]))[0].double()  # shape: (L, K)
-    length, num_tags = emissions.shape
-    paths = torch.tensor(list(itertools.product(range(num_tags), repeat=length)))  # shape: (P, L)
-    steps = torch.arange(length)
-    crf = tagger.net.crf
-    if crf is None:
-        scores = emissions.log_softmax(dim=1)[steps, paths].sum(dim=1)
-    else:
-        allowed = crf.allowed_start[paths[:, 0]] & crf.allowed_end[paths[:, -1]]
-        allowed &= crf.allowed_transitions[paths[:, :-1], paths[:, 1:]].all(dim=1)
-        paths = paths[allowed]
-        scores = (
-            crf.start_transitions.double()[paths[:, 0]] + emissions[steps, paths].sum(dim=1)
-            + crf.transitions.double()[paths[:, :-1], paths[:, 1:]].sum(dim=1) + crf.end_transitions.double()[paths[:, -1]]
-        )
-    return [tuple(p) for p in paths.tolist()], scores.softmax(dim=0).tolist()
-
-
 def kind(tag: str) -> str:
     return "O" if tag == "O" else tag[2:]
 
@@ -86,7 +64,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("head, train_scheme, data_scheme", CASES)
-def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme, random_tagger):
+def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme, random_tagger, tagger_distribution):
     tagger = random_tagger(head, train_scheme, data_scheme)
     items = tagger.labels.items
     k = 4
@@ -94,7 +72,7 @@ def test_confidences_and_nbest_match_brute_force(head, train_scheme, data_scheme
     assert details[-1].tags == [] and details[-1].token_probs == [] and details[-1].nbest == []
     assert [d.tags for d in details] == tagger.predict(SENTENCES + [[]])  # the Viterbi path is unchanged
     for tokens, found in zip(SENTENCES, details):
-        paths, probs = distribution(tagger, tokens)
+        paths, probs = tagger_distribution(tagger, tokens)
         named = [[items[t] for t in path] for path in paths]
         best = named[max(range(len(probs)), key=probs.__getitem__)]
         assert convert(best, train_scheme, data_scheme) == found.tags

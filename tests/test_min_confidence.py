@@ -57,28 +57,6 @@ def test_labelled_segment_marginals_match_brute_force(seed, num_tags, constraine
 # ---------------------------------------------------------------------------- taggers against enumeration
 
 
-def distribution(tagger, tokens: list[str]) -> tuple[list[list[str]], list[float]]:
-    """Every tag sequence the model allows (model scheme tags) with its probability, in float64."""
-    with torch.inference_mode():
-        emissions = tagger.net.emissions(tagger.collate([tokens]))[0].double()  # shape: (L, K)
-    length, num_tags = emissions.shape
-    paths = torch.tensor(list(itertools.product(range(num_tags), repeat=length)))  # shape: (P, L)
-    steps = torch.arange(length)
-    crf = tagger.net.crf
-    if crf is None:
-        scores = emissions.log_softmax(dim=1)[steps, paths].sum(dim=1)
-    else:
-        allowed = crf.allowed_start[paths[:, 0]] & crf.allowed_end[paths[:, -1]]
-        allowed &= crf.allowed_transitions[paths[:, :-1], paths[:, 1:]].all(dim=1)
-        paths = paths[allowed]
-        scores = (
-            crf.start_transitions.double()[paths[:, 0]] + emissions[steps, paths].sum(dim=1)
-            + crf.transitions.double()[paths[:, :-1], paths[:, 1:]].sum(dim=1) + crf.end_transitions.double()[paths[:, -1]]
-        )
-    items = tagger.labels.items
-    return [[items[t] for t in path] for path in paths.tolist()], scores.softmax(dim=0).tolist()
-
-
 def spelled(tags: list[str], kind: str, start: int, end: int, scheme: str) -> bool:
     """Whether ``tags`` spell exactly the entity (kind, start, end) in the model scheme."""
     if scheme == "bioes":
@@ -88,9 +66,11 @@ def spelled(tags: list[str], kind: str, start: int, end: int, scheme: str) -> bo
     return tags[start:end] == want and not (end < len(tags) and tags[end] == f"I-{kind}")
 
 
-def brute_force_entities(tagger, tokens: list[str]) -> dict[tuple[str, int, int], float]:
-    """The probability of every possible entity of ``tokens``, by summing over all tag sequences."""
-    named, probs = distribution(tagger, tokens)
+def brute_force_entities(tagger, tokens: list[str], distribution) -> dict[tuple[str, int, int], float]:
+    """The probability of every possible entity of ``tokens``, by summing over all tag sequences
+    (``distribution``: the tagger_distribution fixture)."""
+    paths, probs = distribution(tagger, tokens)
+    named = [[tagger.labels.items[t] for t in path] for path in paths]
     kinds = sorted({tag[2:] for tag in tagger.labels.items if tag != "O"})
     found = {}
     for kind, (start, end) in itertools.product(kinds, itertools.combinations(range(len(tokens) + 1), 2)):
@@ -112,14 +92,15 @@ CASES = [
 
 @pytest.mark.parametrize("head, train_scheme, data_scheme", CASES)
 @pytest.mark.parametrize("threshold", [0.02, 0.3, 0.6])
-def test_entities_above_threshold_match_brute_force(head, train_scheme, data_scheme, threshold, random_tagger):
+def test_entities_above_threshold_match_brute_force(head, train_scheme, data_scheme, threshold, random_tagger,
+                                                      tagger_distribution):
     tagger = random_tagger(head, train_scheme, data_scheme)
     details = tagger.predict_details(SENTENCES + [[]], min_confidence=threshold)
     assert details[-1].candidates == [] and details[-1].tags == []
     assert [d.tags for d in details] == tagger.predict(SENTENCES + [[]])  # the best path is unchanged
     overlapping = 0
     for tokens, found in zip(SENTENCES, details):
-        expected = brute_force_entities(tagger, tokens)
+        expected = brute_force_entities(tagger, tokens, tagger_distribution)
         got = {(kind, start, end): p for kind, start, end, p, _ in found.candidates}
         assert len(got) == len(found.candidates)  # each entity once
         clear = {span for span, p in expected.items() if abs(p - threshold) > NEAR}

@@ -34,23 +34,6 @@ def run(*args, input: str | None = None):
     return runner.invoke(cli, [str(a) for a in args], input=input)
 
 
-@pytest.fixture(scope="session")
-def serve_models(tmp_path_factory) -> dict[str, Path]:
-    """A tiny tagger and classifier (seconds to train), shared with test_serve_live.py through the session's
-    temporary folder."""
-    import seqtag
-
-    folder = tmp_path_factory.getbasetemp() / "serve-models"
-    folder.mkdir(exist_ok=True)
-    models = {"ner": folder / "ner.seqtag", "cls": folder / "cls.seqtag"}
-    data = {"ner": ("ner/train.txt", "ner/dev.txt"), "cls": ("cls/train.tsv", "cls/dev.tsv")}
-    for name, path in models.items():
-        if not path.exists():
-            train, dev = data[name]
-            seqtag.train(train=SAMPLE / train, dev=SAMPLE / dev, output=path, **TINY)
-    return models
-
-
 @pytest.fixture(scope="module")
 def client(serve_models):
     from fastapi.testclient import TestClient

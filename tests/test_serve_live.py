@@ -26,26 +26,9 @@ pytest.importorskip("fastapi", reason="seqtag serve needs fastapi and uvicorn (p
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 DOCS = ROOT / "docs"
-TINY = {"hidden": 16, "epochs": 1, "char_encoder": "none", "lr": 0.02, "batch_size": 32, "seed": 1}
 HOST = "127.0.0.1"
 OPTIONS = ("--read-timeout", "1", "--max-body", "65536", "--max-texts", "64", "--drain-timeout", "20", "--threads", "1")
 ADDRESS = re.compile(r"on http://127\.0\.0\.1:(\d+) ")
-
-
-@pytest.fixture(scope="session")
-def serve_models(tmp_path_factory) -> dict[str, Path]:
-    """The same tiny models as test_serve.py (trained once per session into the session's temporary folder)."""
-    import seqtag
-
-    folder = tmp_path_factory.getbasetemp() / "serve-models"
-    folder.mkdir(exist_ok=True)
-    models = {"ner": folder / "ner.seqtag", "cls": folder / "cls.seqtag"}
-    data = {"ner": ("ner/train.txt", "ner/dev.txt"), "cls": ("cls/train.tsv", "cls/dev.tsv")}
-    for name, path in models.items():
-        if not path.exists():
-            train, dev = data[name]
-            seqtag.train(train=SAMPLE / train, dev=SAMPLE / dev, output=path, **TINY)
-    return models
 
 
 class Server:
