@@ -314,6 +314,39 @@ def test_the_batcher_shares_passes_keeps_order_and_isolates_failures():
         asyncio.run(batcher.submit("k", [["late"]]))
 
 
+def test_jobs_queued_during_a_pass_wait_for_the_clients_it_answered():
+    """The wait for company counts from the end of the last pass: a job that queued during a long pass
+    still waits (up to max_wait) for the requests that pass has just answered, instead of running alone."""
+    from seqtag.serve.batching import Batcher
+
+    passes: list[list[str]] = []
+    release = threading.Event()
+
+    def run(key, token_lists):
+        passes.append([tokens[0] for tokens in token_lists])
+        if len(passes) == 1:
+            release.wait(5)  # the first pass lasts far longer than max_wait
+        return token_lists
+
+    batcher = Batcher(run, max_batch=8, max_wait=0.5, name="test", crowd=lambda: 3)  # more requests are on their way
+
+    async def main():
+        first = asyncio.ensure_future(batcher.submit("k", [["a"]]))
+        while not passes:
+            await asyncio.sleep(0.005)
+        queued = asyncio.ensure_future(batcher.submit("k", [["b"]]))  # arrives during the first pass
+        await asyncio.sleep(0.7)  # longer than max_wait: b's own wait has run out
+        release.set()
+        await first
+        await asyncio.sleep(0.05)  # the answered client sends its next request
+        later = asyncio.ensure_future(batcher.submit("k", [["c"]]))
+        return await asyncio.gather(queued, later)
+
+    assert asyncio.run(main()) == [[["b"]], [["c"]]]
+    batcher.close(timeout=5)
+    assert passes == [["a"], ["b", "c"]]
+
+
 def test_the_batcher_sets_up_its_thread_before_the_first_pass():
     """`seqtag serve` sets the torch threads in the batching thread (Limits.threads), never in the main one."""
     from seqtag.serve.batching import Batcher

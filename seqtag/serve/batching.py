@@ -4,10 +4,13 @@ A request hands the batcher its token lists and a *job key* (the prediction meth
 ``("predict_details", (("confidence", True), ("nbest", 0)))``); the coroutine awaits a future while the
 worker thread runs the model, so the event loop never waits on it. The worker takes the oldest job and
 every later job with the same key, up to ``max_batch`` token lists in all (a single larger job runs
-alone), waiting at most ``max_wait`` seconds after the oldest job arrived for more to come, unless the
-batch is full or every request in the server (``crowd()``, counted by the server from the moment a request's
-headers are read) is already queued. One forward pass serves them all; each job gets its own slice of the
-predictions back.
+alone), waiting for more to come at most ``max_wait`` seconds after the oldest job arrived or the last pass
+ended, whichever is later, unless the batch is full or every request in the server (``crowd()``, counted
+by the server from the moment a request's headers are read) is already queued. Counting from the end of
+the last pass matters under load: the clients that pass has just answered send their next requests within
+a few milliseconds, and without the wait the jobs queued during the pass would run alone, splitting the
+clients into two half-size passes for good (measured: +13 % sentences/s with 32 single-sentence clients).
+One forward pass serves them all; each job gets its own slice of the predictions back.
 
 If a pass over several jobs raises, each job is run again alone, so one bad request fails alone.
 :meth:`Batcher.close` lets the worker finish every queued job and then stops it.
@@ -64,6 +67,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._closed = False
+        self._free_since = 0.0  # when the last pass ended
         self._thread = threading.Thread(target=self._work, name=f"seqtag-batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -109,7 +113,9 @@ class Batcher:
                     return None
                 self._cond.wait()
             first = self._jobs[0]
-            deadline = first.arrived + self.max_wait
+            # Counted from when the worker became free: jobs that queued during the last pass wait for
+            # the requests that pass has just answered, which are on their way back.
+            deadline = max(first.arrived, self._free_since) + self.max_wait
             while not self._closed:
                 same = sum(len(job.token_lists) for job in self._jobs if job.key == first.key)
                 # The crowd counts the queued requests too: any beyond them are on their way.
@@ -135,6 +141,7 @@ class Batcher:
             self._setup()
         while (batch := self._take()) is not None:
             self._pass(batch)
+            self._free_since = time.monotonic()
 
     def _pass(self, batch: list[_Job]) -> None:
         token_lists = [tokens for job in batch for tokens in job.token_lists]
