@@ -14,7 +14,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on. 127.0.0.1 answers this machine only; 0.0.0.0 every network (the server has no authentication: put it behind a proxy that has).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one (the address is printed on stderr).", min=0, max=65535)] = 8080,
     max_batch: Annotated[int, typer.Option(help="Dynamic batching: the most sentences or texts in one forward pass, gathered from concurrent requests.", min=1)] = 32,
-    max_wait_ms: Annotated[float, typer.Option(help="Dynamic batching: how long the first request of a pass may wait for others to join it, in milliseconds (only while other requests are in the server).", min=0)] = 2.0,
+    max_wait_ms: Annotated[float, typer.Option(help="Dynamic batching: how long a pass may wait for more requests after its first one arrived or the previous pass ended, in milliseconds (only while other requests are in the server).", min=0)] = 2.0,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes (413 above).", min=1)] = 1 << 20,
     max_texts: Annotated[int, typer.Option(help="Most texts, token lists or annotation tasks in one request (413 above).", min=1)] = 256,
     max_chars: Annotated[int, typer.Option(help="Most characters in one text, or in one token list joined by spaces (413 above).", min=1)] = 20_000,

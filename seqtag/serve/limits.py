@@ -15,7 +15,7 @@ class Limits:
     max_nbest: int = 20  # the largest ``nbest`` (422 above)
     read_timeout: float = 30.0  # seconds to receive a request body (408 after)
     max_batch: int = 32  # sentences or texts in one forward pass
-    max_wait_ms: float = 2.0  # how long the first request of a pass may wait for others
+    max_wait_ms: float = 2.0  # how long a pass may wait for more requests after its first one or the last pass
     threads: int | None = None  # torch threads of the batching thread (None: torch's setting)
 
     def describe(self) -> dict:
