@@ -358,6 +358,17 @@ def random_tagger() -> Callable:
 # ---------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(autouse=True, scope="session")
+def python_handles_ctrl_c() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored; seqtag (rightly)
+    keeps a handler it did not install, so the Ctrl-C tests would see no interrupt. Tests run with Python's
+    own handler, however pytest was started."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own embedding cache: nothing is ever written to ~/.cache."""
