@@ -8,10 +8,12 @@ does on a CoNLL file):
 
   - the baseline: `seqtag predict MODEL` on the test set repeated 10 times (34,530 sentences), one process,
     start-up included, as bench/speed.py measures it;
-  - one `seqtag serve` process; 1, 8 and 32 concurrent clients (keep-alive connections of one asyncio client
+  - one `seqtag serve` server with its default worker processes (one per core, at most 4; add
+    ``--serve-option=--workers=1`` for a single process); 1, 8 and 32 concurrent clients (keep-alive connections of one asyncio client
     process, this one), each sending single sentences, then batches of 32, for ``--seconds`` each (after a
     second of warm-up): sentences/s, p50 / p99 latency, answers other than 2xx;
-  - the server's RSS before and after ``--requests`` single-sentence requests from 32 clients.
+  - the server's RSS (its workers', summed) before and after ``--requests`` single-sentence requests from 32
+    clients.
 
 Prints a table and writes bench/results/serve.json. The clients share the machine with the server, so on 2
 cores the figures are what one machine serving itself gets. Run it on an otherwise idle machine; ``--quick``
@@ -91,11 +93,19 @@ class Server:
             self.proc.kill()
             raise SystemExit("the server did not start")
 
+    def processes(self) -> list[int]:
+        """The processes that answer: the workers, or the server itself when it has none (--workers 1)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children] or [self.proc.pid]
+
     def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        """The answering processes' RSS, summed (pages the workers share count once per worker)."""
+        total = 0
+        for pid in self.processes():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total
 
     def stop(self) -> int:
         self.proc.terminate()
@@ -206,7 +216,9 @@ def main() -> None:
                             "rss_before_kib": rss_before, "rss_after_kib": rss_after,
                             "growth": rss_after / rss_before - 1, "non_2xx": memory["non_2xx"], "5xx": memory["5xx"]}
         with urllib.request.urlopen(f"http://{HOST}:{server.port}/healthz", timeout=30) as answer:
-            result["batching"] = json.loads(answer.read())["models"]
+            health = json.loads(answer.read())
+        result["workers"] = health["workers"]
+        result["batching"] = {"worker": health["worker"], **health["models"]}  # one worker's counters
     finally:
         result["exit_status"] = server.stop()
     result["load_average_at_end"] = os.getloadavg()[0]
@@ -226,6 +238,7 @@ def main() -> None:
         top = next(r for r in result["scenarios"] if r["clients"] == 32 and r["sentences_per_request"] == 1)
         print(f"32 single-sentence clients: {top['sentences_per_second'] / base:.0%} of it (floor 50%)")
     m = result["memory"]
+    print(f"server: {result['workers']} worker process(es)")
     print(f"RSS {m['rss_before_kib'] / 1024:.0f} -> {m['rss_after_kib'] / 1024:.0f} MiB ({100 * m['growth']:+.1f}%) over "
           f"{m['requests']:,} requests in {m['seconds']:.0f} s; non-2xx {result['non_2xx_total']}, "
           f"5xx {result['5xx_total']}; server exit status {result['exit_status']}")

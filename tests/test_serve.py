@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -429,6 +431,24 @@ def test_serve_refuses_bad_arguments_in_one_line(serve_models, tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("seqtag: error: ") and fragment in lines[0], result.stderr
+
+
+def test_worker_count_defaults_and_refusals(monkeypatch):
+    from seqtag.cli.serve import worker_count
+    from seqtag.errors import InputError
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert worker_count(None, "cpu") == 4 and worker_count(None, "cuda") == 1 and worker_count(3, "cpu") == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert worker_count(None, "cpu") == 1
+    with pytest.raises(InputError, match="worker processes serve on the CPU") as refused:
+        worker_count(2, "cuda")
+    assert refused.value.path == "--workers"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert worker_count(None, "cpu") == 1 and worker_count(1, "cpu") == 1
+    with pytest.raises(InputError, match="needs Linux"):
+        worker_count(2, "cpu")
 
 
 def test_predict_format_html(serve_models):

@@ -27,17 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 DOCS = ROOT / "docs"
 HOST = "127.0.0.1"
-OPTIONS = ("--read-timeout", "1", "--max-body", "65536", "--max-texts", "64", "--drain-timeout", "20", "--threads", "1")
+# One worker process: the batching counters of /healthz below are that process's. (Several: see the end.)
+OPTIONS = ("--read-timeout", "1", "--max-body", "65536", "--max-texts", "64", "--drain-timeout", "20", "--threads", "1",
+           "--workers", "1")
 ADDRESS = re.compile(r"on http://127\.0\.0\.1:(\d+) ")
 
 
 class Server:
     """A `seqtag serve` child process on a free port of 127.0.0.1, its stderr collected."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, own_group: bool = False) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen([sys.executable, "-m", "seqtag", "serve", *args, "--host", HOST, "--port", "0"],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                     start_new_session=own_group)
         self.log: list[str] = []
         self.port = 0
         ready = threading.Event()
@@ -72,6 +75,11 @@ class Server:
         status, answer = self.request("POST", "/v1/predict", {"texts": texts, **options})
         assert status == 200, answer
         return answer
+
+    def workers(self) -> list[int]:
+        """The pids of the worker processes (none with --workers 1)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -267,9 +275,9 @@ def test_the_address_is_refused_when_taken(serve_models):
     assert len(lines) == 1 and lines[0].startswith("seqtag: error: --port: cannot listen"), result.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_lets_the_request_in_flight_finish_and_exits_0(serve_models, sig):
-    server = Server(str(serve_models["ner"]), "--read-timeout", "20")
+@pytest.mark.parametrize("sig, workers", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "2")])
+def test_a_signal_lets_the_request_in_flight_finish_and_exits_0(serve_models, sig, workers):
+    server = Server(str(serve_models["ner"]), "--read-timeout", "20", "--workers", workers)
     try:
         body = json.dumps({"texts": ["John Smith flew to Berlin."]}).encode()
         sock = connect(server)
@@ -289,6 +297,70 @@ def test_a_signal_lets_the_request_in_flight_finish_and_exits_0(serve_models, si
     finally:
         if server.proc.poll() is None:
             server.proc.kill()
+
+
+# ---------------------------------------------------------------------------- several worker processes
+
+
+def test_workers_share_the_port_and_answer_alike(serve_models):
+    server = Server(str(serve_models["ner"]), "--workers", "2", "--threads", "1")
+    try:
+        assert len(server.workers()) == 2
+        assert "2 workers × 1 torch thread" in "".join(server.log)
+        answers = {}
+        for _ in range(40):  # new connections each: the kernel spreads them over the workers' sockets
+            status, health = server.request("GET", "/healthz")
+            assert status == 200 and health["workers"] == 2
+            answers[health["worker"]] = server.predict(["John Smith flew to Berlin."])["records"]
+        assert sorted(answers) == [1, 2]  # every one of 40 on one worker: odds 2 ** -39
+        assert answers[1] == answers[2] and answers[1][0]["tags"][:2] == ["B-PER", "I-PER"]
+    finally:
+        assert server.stop() == 0, "".join(server.log)
+    assert "Traceback" not in "".join(server.log)
+
+
+def test_a_worker_that_dies_is_replaced(serve_models):
+    server = Server(str(serve_models["ner"]), "--workers", "2", "--threads", "1")
+    try:
+        first = server.workers()
+        os.kill(first[0], signal.SIGKILL)
+        replaced = wait_for(lambda: len(server.workers()) == 2 and set(server.workers()) != set(first) and server.workers(),
+                            timeout=30)
+        assert first[1] in replaced
+        wait_for(lambda: any("ended with signal SIGKILL; starting another" in line for line in server.log))
+        for _ in range(10):
+            still_serving(server)
+    finally:
+        assert server.stop() == 0, "".join(server.log)
+
+
+def test_ctrl_c_in_a_terminal_stops_every_worker_once(serve_models):
+    # A terminal sends Ctrl-C's SIGINT to the whole process group: the parent and each worker.
+    server = Server(str(serve_models["ner"]), "--workers", "2", "--threads", "1", own_group=True)
+    try:
+        still_serving(server)
+        os.killpg(server.proc.pid, signal.SIGINT)
+        assert server.proc.wait(30) == 0, "".join(server.log)
+    finally:
+        if server.proc.poll() is None:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+    log = "".join(server.log)
+    assert log.count("answering the requests in flight") == 1 and "Traceback" not in log, log
+
+
+def test_workers_do_not_join_a_port_in_use(serve_models):
+    # Another server's SO_REUSEPORT sockets would accept more sockets of the same user on their port, and the
+    # two servers would split the connections: a plain bind comes first and refuses.
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "seqtag", "serve", str(serve_models["ner"]), "--host", HOST,
+                                 "--port", str(port), "--workers", "2"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"seqtag: error: --port: cannot listen on {HOST}:{port}: Address already in use"]
 
 
 # ---------------------------------------------------------------------------- the page in a real browser

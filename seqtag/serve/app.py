@@ -178,9 +178,10 @@ async def _trim_memory(every: float = 10.0) -> None:
         await loop.run_in_executor(None, trim, 0)
 
 
-def create_app(served: list[Served], limits: Limits | None = None) -> Guard:
+def create_app(served: list[Served], limits: Limits | None = None, worker: tuple[int, int] = (1, 1)) -> Guard:
     """The ASGI application serving ``served`` (the first is the default model) under ``limits``: the
-    FastAPI app (``.app``) behind its :class:`Guard`."""
+    FastAPI app (``.app``) behind its :class:`Guard`. ``worker``: this process's number among the server's
+    processes, and how many there are (for /healthz)."""
     limits = limits or Limits()
     models = {s.name: s for s in served}
     if not models:
@@ -293,12 +294,15 @@ def create_app(served: list[Served], limits: Limits | None = None) -> Guard:
 
     @app.get("/healthz", response_model=schemas.Health, tags=["service"])
     async def healthz() -> dict:
-        """Whether the server is up, its models, the batching counters and the limits."""
+        """Whether the server is up, its models, the batching counters and the limits. With several worker
+        processes, the counters are those of the worker that answers (``worker`` of ``workers``)."""
         queued = Counter(key[0] for key in crowd.batcher.queued_keys()) if crowd.batcher else Counter()
         return {
             "status": "ok",
             "version": __version__,
             "uptime_s": round(time.monotonic() - started, 3),
+            "worker": worker[0],
+            "workers": worker[1],
             "models": {
                 name: {
                     "task": model.task,

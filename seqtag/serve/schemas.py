@@ -56,6 +56,8 @@ class Health(BaseModel):
     status: str
     version: str
     uptime_s: float
+    worker: int = Field(description="The worker process that answered, from 1.")
+    workers: int = Field(description="Worker processes of the server (`seqtag serve --workers`).")
     models: dict[str, dict[str, Any]]
     limits: dict[str, Any]
 
