@@ -1,11 +1,15 @@
 """The model file: one ``torch.save`` of a plain dict (JSON-able values + tensors), never arbitrary objects.
 
-Layout (``version`` 1)::
+Layout (``version`` 2)::
 
-    {"format": "seqtag", "version": 1, "task": "tag" | "classify", "seqtag_version": str,
+    {"format": "seqtag", "version": 2, "task": "tag" | "classify" | "multilabel", "seqtag_version": str,
      "config": {"data": {...}, "model": {...}, "train": {...}},
-     "vocab": {"words": "w1\nw2…", "trainable_words": int, "chars": [...] | None, "labels": [...]},
+     "vocab": {"words": uint8 tensor (zlib of "w1\nw2…"), "trainable_words": int, "chars": [...] | None, "labels": [...]},
      "schemes": {"data": str, "model": str} (taggers), "meta": {...}, "state_dict": {name: tensor}}
+
+The frozen pretrained rows (``encoder.extra_words``) are stored packed, as ``encoder.extra_words.packed_PART``
+tensors (seqtag.vectors.compact). Version 1 files (still read) kept the word list as a newline-joined string and
+those rows as one float16 tensor.
 
 Loading uses ``torch.load(weights_only=True)``: a file carrying a pickled object (a code payload) is
 refused before anything in it runs.
@@ -23,7 +27,7 @@ from seqtag.errors import InputError
 from seqtag.fileio import atomic_write
 
 FORMAT = "seqtag"
-VERSION = 1
+VERSION = 2  # 2: packed frozen rows and a compressed word list; 1 is still read
 
 
 def save_archive(path: str | Path, payload: dict[str, Any]) -> None:

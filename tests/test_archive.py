@@ -10,6 +10,7 @@ import seqtag
 from seqtag.archive import FORMAT, VERSION, load_archive, save_archive
 from seqtag.errors import InputError
 from seqtag.tasks.tagging import Tagger
+from seqtag.vectors.compact import PARTS, unpack_state
 
 SENTENCES = [
     ["John", "Smith", "flew", "to", "Berlin", "."],
@@ -68,8 +69,34 @@ def test_resaving_is_stable(tagger, saved, tmp_path):
     Tagger.load(saved).save(again)
     a, b = load_archive(saved), load_archive(again)
     assert a.keys() == b.keys()
-    assert {k: v for k, v in a.items() if k != "state_dict"} == {k: v for k, v in b.items() if k != "state_dict"}
+    plain = ("state_dict", "vocab")
+    assert {k: v for k, v in a.items() if k not in plain} == {k: v for k, v in b.items() if k not in plain}
+    assert a["vocab"].keys() == b["vocab"].keys() and torch.equal(a["vocab"]["words"], b["vocab"]["words"])
+    assert {k: v for k, v in a["vocab"].items() if k != "words"} == {k: v for k, v in b["vocab"].items() if k != "words"}
+    # bit for bit, the packed frozen rows included: packing what was unpacked gives the same bytes
+    assert a["state_dict"].keys() == b["state_dict"].keys()
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_frozen_rows_are_stored_packed(tagger, saved):
+    state = load_archive(saved)["state_dict"]
+    assert "encoder.extra_words" not in state
+    assert {k for k in state if ".packed_" in k} == {f"encoder.extra_words.packed_{part}" for part in PARTS}
+    assert torch.equal(unpack_state(state)["encoder.extra_words"], tagger.net.encoder.extra_words)
+
+
+def test_a_version_1_file_still_loads(tagger, saved, tmp_path):
+    # Version 1 kept the word list as one newline-joined string and the frozen rows as float16.
+    body = load_archive(saved)
+    body["version"] = 1
+    body["vocab"]["words"] = "\n".join(tagger.words.items)
+    state = unpack_state(body["state_dict"])
+    state["encoder.extra_words"] = state["encoder.extra_words"].half()
+    body["state_dict"] = state
+    old = _write(tmp_path / "v1.seqtag", body)
+    loaded = Tagger.load(old)
+    assert loaded.words.items == tagger.words.items
+    assert loaded.predict(SENTENCES) == tagger.predict(SENTENCES)
 
 
 def test_session_model_round_trip_from_the_cli_file(trained, tagger, raw_file):
@@ -82,7 +109,7 @@ def test_session_model_round_trip_from_the_cli_file(trained, tagger, raw_file):
 def test_plain_torch_load_weights_only(saved, tagger):
     body = torch.load(saved, weights_only=True)
     assert body["format"] == FORMAT == "seqtag"
-    assert body["version"] == VERSION == 1
+    assert body["version"] == VERSION == 2
     assert body["task"] == "tag"
     assert body["seqtag_version"] == seqtag.__version__
     assert set(body) >= {"config", "vocab", "state_dict", "schemes", "meta"}

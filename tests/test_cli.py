@@ -409,7 +409,7 @@ def test_info_table_and_json(trained, tagger):
     summary = json.loads(result.stdout)
     assert summary["task"] == "tag"
     assert summary["labels"] == tagger.labels.items
-    assert summary["format_version"] == 1
+    assert summary["format_version"] == 2
     assert summary["vocab_words"] == len(tagger.words.items)
     assert summary["word_dim"] == 20  # taken from sample_data/vectors.txt
     assert "16 units per direction" in summary["architecture"]

@@ -7,6 +7,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtag.data.batching import Batch
 from seqtag.config import ModelConfig
+from seqtag.vectors.compact import rounded
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -303,6 +304,6 @@ class TokenEncoder(nn.Module):
             raise ValueError(f"expected matrix of shape {expected}, got {tuple(matrix.shape)}")
         with torch.no_grad():
             self.words.weight.copy_(matrix[:trainable])
-            # The frozen rows are stored as float16 in the model file (half the size); rounding them
-            # now means the saved model predicts exactly like the trained one.
-            self.extra_words.copy_(matrix[trainable:].half().float())
+            # The frozen rows are stored at ~5 bits per value in the model file (seqtag.vectors.compact);
+            # rounding them now means the saved model predicts exactly like the trained one.
+            self.extra_words.copy_(rounded(matrix[trainable:]))

@@ -1,6 +1,7 @@
 """What taggers and classifiers share: vocabularies + network + configs, one model file, streaming."""
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -16,6 +17,7 @@ from seqtag.data.batching import Collator
 from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
 from seqtag.errors import InputError
 from seqtag.data.vocab import Vocab, WordVocab
+from seqtag.vectors.compact import FROZEN_SUFFIX, pack_state, rounded, unpack_state
 
 PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
 # --init-from: a new label starts as a copy of a reference label of the old model (a tagger's O) with its output
@@ -64,9 +66,20 @@ def as_text(item: Any) -> tuple[str, list[tuple[int, int]] | None]:
     raise TypeError(f"expected a text (str) or a list of tokens (list of str), got {type(item).__name__}")
 
 
-def word_list(stored: str | list[str]) -> list[str]:
-    """The word vocabulary as saved: a newline-joined string (or a plain list)."""
+def word_list(stored: str | list[str] | torch.Tensor) -> list[str]:
+    """The word vocabulary as saved: :func:`compressed_words` (model format 2), a newline-joined string (1) or a
+    plain list."""
+    if isinstance(stored, torch.Tensor):
+        try:
+            stored = zlib.decompress(stored.numpy().tobytes()).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError) as error:
+            raise ValueError(f"unreadable word list ({error})") from None
     return stored.split("\n") if isinstance(stored, str) else list(stored)
+
+
+def compressed_words(words: Sequence[str]) -> torch.Tensor:
+    """The words joined by newlines, UTF-8, zlib-compressed, as a uint8 tensor (plain data for weights_only)."""
+    return torch.frombuffer(bytearray(zlib.compress("\n".join(words).encode("utf-8"), 6)), dtype=torch.uint8)
 
 
 def in_chunks(
@@ -170,7 +183,8 @@ class Model:
 
             rows = [table[: len(kept)]] + ([torch.stack([vector(w) for w in new_words])] if new_words else [])
             state["encoder.words.weight"] = torch.cat(rows)
-            state["encoder.extra_words"] = frozen[[i - old_words.trainable for i, _ in extra]].reshape(-1, table.shape[1])
+            # rounded again: rows move between the 8-bit and 4-bit ranges when some leave (seqtag.vectors.compact)
+            state["encoder.extra_words"] = rounded(frozen[[i - old_words.trainable for i, _ in extra]].reshape(-1, table.shape[1]))
             if chars is not None:
                 for key in [k for k in state if k.startswith("encoder.chars.") and k.endswith("embed.weight")]:
                     grown = previous[key][1:2].expand(len(chars) - len(old.chars), -1)  # <unk>'s row
@@ -314,19 +328,18 @@ class Model:
                     "train": as_dict(self.train_config),
                 },
                 "vocab": {
-                    # One newline-joined string: torch's weights_only unpickler is pure Python, and
-                    # a list of 100k strings took 0.4 s of a 3 s start-up. Tokens never hold "\n".
-                    "words": "\n".join(self.words.items),
+                    # One newline-joined string, zlib-compressed into a byte tensor: torch's weights_only
+                    # unpickler is pure Python, and a list of 100k strings took 0.4 s of a 3 s start-up; the
+                    # 400k words of GloVe take 3.4 MB as text, 1.9 compressed. Tokens never hold "\n".
+                    "words": compressed_words(self.words.items),
                     "trainable_words": self.words.trainable,
                     "chars": self.chars.items if self.chars is not None else None,
                     "labels": self.labels.items,
                 },
                 "meta": self.meta,
-                # CPU tensors, so the file loads anywhere. Frozen pretrained rows go as float16
-                # (load_pretrained rounded them already).
-                "state_dict": {
-                    k: (v.half() if k.endswith("extra_words") else v).cpu() for k, v in self.net.state_dict().items()
-                },
+                # CPU tensors, so the file loads anywhere. Frozen pretrained rows go packed at ~5 bits per value
+                # (seqtag.vectors.compact; load_pretrained rounded them already, so nothing changes).
+                "state_dict": pack_state({k: v.cpu() for k, v in self.net.state_dict().items()}, FROZEN_SUFFIX),
                 **self.archive_extra(),
             },
         )
@@ -355,7 +368,7 @@ class Model:
                 body, from_dict(ModelConfig, config["model"]), words, chars, Vocab(vocab["labels"]),
                 from_dict(DataConfig, config.get("data", {})), from_dict(TrainConfig, config.get("train", {})),
             )
-            model.net.load_state_dict(body["state_dict"])
+            model.net.load_state_dict(unpack_state(body["state_dict"]))
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise InputError(f"damaged model file ({err.__class__.__name__}: {first_line})", path) from None

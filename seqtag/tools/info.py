@@ -7,13 +7,14 @@ from typing import Any
 from seqtag.config import declared_settings
 from seqtag.tasks import task_class
 from seqtag.tasks.base import word_list
+from seqtag.vectors.compact import stored_values
 
 
 def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
     model = body["config"].get("model", {})
     meta = body.get("meta", {})
     vocab = body["vocab"]
-    parameters = sum(t.numel() for t in body["state_dict"].values() if t.is_floating_point())
+    parameters = stored_values(body["state_dict"])
     direction = "bi" if model.get("bidirectional") else "uni"
     activation = model.get("activation", "tanh")  # files older than the window / IRNN options lack these
     if model.get("encoder", "rnn") == "window":
@@ -38,7 +39,7 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
         "architecture": architecture,
         "parameters": parameters,
         "labels": vocab.get("labels"),
-        "vocab_words": len(word_list(vocab.get("words") or [])),
+        "vocab_words": len(word_list(vocab["words"])) if vocab.get("words") is not None else 0,
         "vocab_chars": len(vocab.get("chars") or []),
         "word_dim": model.get("word_dim"),
         "embeddings": meta.get("embeddings"),

@@ -36,6 +36,7 @@ from seqtag.archive import read_versioned
 from seqtag.config import as_dict
 from seqtag.errors import InputError
 from seqtag.fileio import atomic_write, stale_temporaries
+from seqtag.vectors.compact import FROZEN_SUFFIX
 
 if TYPE_CHECKING:
     from seqtag.tasks.base import Model
@@ -45,7 +46,6 @@ VERSION = 1
 FILE_NAME = "checkpoint.pt"
 # Training settings a resumed run may change: they decide how long it goes on or how fast, not what it computes.
 RESUMABLE = ("epochs", "patience", "threads", "deterministic", "checkpoint_every")
-FROZEN_SUFFIX = "extra_words"
 _STATE_KEYS = {"weights": dict, "optimizer": dict, "progress": dict, "history": dict, "rng": dict}
 _DIFFERENCES = {  # fingerprint entries compared as a whole, and how a mismatch is described
     "task": "the task differs",
