@@ -163,6 +163,11 @@ class ModelConfig:
         "max", "Classifier pooling over time steps.", panel=MODEL, choices=("last", "mean", "max", "attention"),
     )
     dropout: float = setting(0.5, "Dropout on embeddings, between layers and before the output.", panel=MODEL, min=0, lt=1)
+    word_dropout: float = setting(
+        0.0, "While training, the share of tokens whose word vector is replaced by the unknown word's (the characters "
+        "stay), so that the unknown-word vector is trained and the model learns to read words it has no vector for.",
+        panel=MODEL, min=0, lt=1,
+    )
     fine_tune: bool = setting(
         True, "Update the word vectors while training.", panel=MODEL, flags=("--fine-tune", "--freeze"),
     )
@@ -189,6 +194,10 @@ class TrainConfig:
         gt=0, finite=True,
     )
     clip: float = setting(5.0, "Gradient-norm clipping, 0 = off.", panel=TRAINING, min=0, zero="off")
+    ema: float = setting(
+        0.0, "Decay of an exponential moving average of the weights after each step (e.g. 0.999): dev is scored, "
+        "and the model saved, with the averaged weights. 0 = off.", panel=TRAINING, min=0, lt=1, zero="off",
+    )
     seed: int = setting(1, "Random seed (Python, NumPy and torch).", panel=TRAINING, min=0, lt=2**32)  # NumPy's range
     threads: int = setting(
         0, "Torch threads, 0 = torch's default (1 with --deterministic).", panel=TRAINING, min=0,

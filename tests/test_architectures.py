@@ -75,6 +75,39 @@ def train_two(write_conll):
     return train_two
 
 
+# ---------------------------------------------------------------------------- word dropout
+
+
+def test_word_dropout_replaces_real_tokens_by_the_unknown_word_only_while_training():
+    encoder, _ = tiny_encoder(word_dropout=0.5)
+    ids = torch.tensor([[2, 3, 4, 5, 6, 7, 8, 0, 0, 0]] * 200)  # 0: padding
+    unknown = encoder.words.weight[1]
+    torch.manual_seed(1)
+    encoder.train()
+    out = encoder.embed_words(ids)
+    replaced = (out == unknown).all(dim=2)
+    assert not replaced[:, 7:].any()  # padding keeps its (zero) row
+    share = replaced[:, :7].float().mean().item()
+    assert 0.45 < share < 0.55, share  # 1,400 tokens at 0.5: 3.8 standard deviations either side
+    kept = ~replaced[:, :7]
+    assert torch.equal(out[:, :7][kept], encoder.words(ids[:, :7])[kept])
+    encoder.eval()
+    assert torch.equal(encoder.embed_words(ids), encoder.words(ids))
+    plain, _ = tiny_encoder()
+    plain.train()
+    assert torch.equal(plain.embed_words(ids), plain.words(ids))  # the default: no word dropout
+
+
+def test_word_dropout_trains_the_unknown_word_row(tmp_path, train_two):
+    # Every training word is in the vocabulary, so without word dropout the unknown word's row gets no gradient
+    # and stays as initialised (the same in both runs: same seed, same network).
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    untouched = train_two(tmp_path / "a", epochs=5).net.encoder.words.weight[1]
+    trained = train_two(tmp_path / "b", epochs=5, word_dropout=0.3).net.encoder.words.weight[1]
+    assert not torch.equal(untouched, trained)
+
+
 # ---------------------------------------------------------------------------- window encoder
 
 

@@ -132,7 +132,8 @@ def test_checkpoint_is_plain_data_with_the_whole_state(data, tmp_path):
     body = torch.load(tmp_path / "ck" / FILE_NAME, weights_only=True)  # no pickled objects in it
     assert (body["format"], body["version"]) == ("seqtag-checkpoint", 1)
     state = body["state"]
-    assert set(state) == {"weights", "best_weights", "optimizer", "progress", "history", "rng"}
+    assert set(state) == {"weights", "best_weights", "optimizer", "average", "progress", "history", "rng"}
+    assert state["average"] is None  # no --ema
     assert state["progress"]["epoch"] == 2 and state["progress"]["step"] == 0
     assert state["optimizer"]["state"] and state["optimizer"]["param_groups"][0]["lr"] == 0.01
     assert set(state["rng"]) == {"python", "numpy", "torch", "batches"}
@@ -175,6 +176,25 @@ def test_ctrl_c_stops_cleanly_and_resuming_equals_the_uninterrupted_run(data, tm
     output = tmp_path / "resumed.seqtag"
     model.save(output)
     assert_same_run(torch.load(output, weights_only=True), reference, data, tmp_path)
+
+
+def test_with_a_weight_average_resuming_equals_the_uninterrupted_run(data, tmp_path):
+    config = dataclasses.replace(TRAIN, ema=0.8)
+    whole, whole_history = library_run(data, None, config=config)
+    checkpoints = tmp_path / "ck"
+    model, history = library_run(data, checkpoints, callbacks=InterruptAt(7), config=config)
+    assert history.stopped == "interrupted"
+    state = torch.load(checkpoints / FILE_NAME, weights_only=True)["state"]
+    assert state["average"]["updates"] == 7
+    assert set(state["average"]["values"]) == {n for n, p in model.net.named_parameters() if p.requires_grad}
+    model, history = library_run(data, checkpoints, resume=True, config=config)
+    assert [e.dev for e in history.epochs] == [e.dev for e in whole_history.epochs]
+    for (name, a), (_, b) in zip(model.net.state_dict().items(), whole.net.state_dict().items()):
+        assert torch.equal(a, b), name
+    with pytest.raises(InputError, match="ema is 0.8 in this run but 0.0"):  # a run without --ema cannot turn it on
+        plain = tmp_path / "plain"
+        library_run(data, plain, callbacks=InterruptAt(3))
+        library_run(data, plain, resume=True, config=config)
 
 
 def test_resuming_a_finished_run_changes_nothing_and_more_epochs_continue_it(data, tmp_path, reference):

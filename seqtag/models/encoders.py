@@ -9,6 +9,7 @@ from seqtag.data.batching import Batch
 from seqtag.config import ModelConfig
 from seqtag.vectors.compact import rounded
 
+UNKNOWN_WORD = 1  # the word vocabulary's id for words it does not hold (0 is padding)
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -261,6 +262,7 @@ class TokenEncoder(nn.Module):
             self.chars = None
         input_dim = config.word_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.dropout = nn.Dropout(config.dropout)
+        self.word_dropout = config.word_dropout
         self.rnn: StackedRNN | None = None
         self.window: WindowMLP | None = None
         if config.encoder == "window":
@@ -274,7 +276,11 @@ class TokenEncoder(nn.Module):
             self.output_dim = self.rnn.output_dim
 
     def embed_words(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (B, T) long -> (B, T, word_dim)."""
+        """ids (B, T) long -> (B, T, word_dim); while training, ``word_dropout`` of the real tokens read the
+        unknown word's row (id 1) instead of their own."""
+        if self.training and self.word_dropout > 0:
+            dropped = torch.rand(ids.shape, device=ids.device) < self.word_dropout
+            ids = ids.masked_fill(dropped & (ids != 0), UNKNOWN_WORD)
         trainable = self.words.num_embeddings
         if self.extra_words.shape[0] == 0:
             return self.words(ids)

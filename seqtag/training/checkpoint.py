@@ -12,6 +12,7 @@ Layout (``version`` 1)::
      "fingerprint": {...},  # what the run is made of: settings, digests of the data and vocabularies
      "state": {             # what seqtag.training.loop.fit needs to go on
         "weights": {name: tensor}, "best_weights": {name: tensor} | None, "optimizer": {...},
+        "average": {"values": {name: tensor}, "updates": int} | None (with --ema),
         "progress": {"epoch", "step", "loss", "seen", "seconds", "lr", "best_score", "stalled", "done"},
         "history": {"epochs": [...], "best_epoch": int},
         "rng": {"python": [...], "numpy": [...], "torch": uint8 tensor, "batches": [...]}}}

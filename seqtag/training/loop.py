@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from seqtag.data.batching import Batch
+from seqtag.training.averaging import WeightAverage
 from seqtag.training.checkpoint import (
     CheckpointDir,
     capture_rngs,
@@ -164,6 +165,7 @@ class TrainingState:
     history: History
     best: dict[str, torch.Tensor] | None  # weights of the best epoch so far, frozen rows left out
     epoch_start: tuple  # the batch shuffler's state when the current epoch began
+    average: WeightAverage | None = None  # with --ema: what dev scores and the best weights come from
 
 
 def start_training(
@@ -172,9 +174,11 @@ def start_training(
     """A new run's state; or, from a checkpoint's ``saved`` state, the run's state with ``net`` and the
     global RNGs set as they were. A state that does not fit ``net`` is an InputError naming ``where``."""
     optimizer = make_optimizer(net.parameters(), config)
+    average = WeightAverage(net, config.ema) if config.ema > 0 else None
     if saved is None:
-        return TrainingState(optimizer, Progress(lr=config.lr), History(), None, random.Random(config.seed).getstate())
-    return _restore(saved, net, optimizer, where)
+        return TrainingState(optimizer, Progress(lr=config.lr), History(), None, random.Random(config.seed).getstate(),
+                             average)
+    return _restore(saved, net, optimizer, where, average)
 
 
 def fit(
@@ -228,6 +232,7 @@ def fit(
             "weights": trained_weights(net.state_dict()),
             "best_weights": state.best,
             "optimizer": optimizer.state_dict(),
+            "average": state.average.state_dict() if state.average is not None else None,
             "progress": dataclasses.asdict(progress),
             "history": {"epochs": [dataclasses.asdict(e) for e in history.epochs], "best_epoch": history.best_epoch},
             "rng": {**capture_rngs(), "batches": python_rng_state(state.epoch_start)},
@@ -249,6 +254,8 @@ def fit(
                 began = time.perf_counter() - progress.seconds
                 for batch in epoch_batches[progress.step:]:
                     loss = _step(net, loss_of, batch, optimizer, config, progress, checkpoints, runtime, scaler)
+                    if state.average is not None:
+                        state.average.update(net)
                     progress.step += 1
                     progress.loss += loss
                     progress.seen += getattr(batch, "examples", 0) or len(batch)
@@ -261,9 +268,11 @@ def fit(
                         interrupt.requested = True
                         break
                 else:
-                    _end_epoch(net, score_dev, config, callbacks, optimizer, progress, history, len(epoch_batches))
-                    if history.epochs[-1].best:
-                        state.best = {k: v.detach().clone() for k, v in trained_weights(net.state_dict()).items()}
+                    averaged = state.average.applied(net) if state.average is not None else contextlib.nullcontext()
+                    with averaged:  # dev scores, and the best weights kept, are the average's
+                        _end_epoch(net, score_dev, config, callbacks, optimizer, progress, history, len(epoch_batches))
+                        if history.epochs[-1].best:
+                            state.best = {k: v.detach().clone() for k, v in trained_weights(net.state_dict()).items()}
                     state.epoch_start = shuffler.getstate()
                     save()
         except KeyboardInterrupt:  # a second Ctrl-C, or one where our handler could not be installed
@@ -366,7 +375,8 @@ def _diverged(problem: str, when: str, checkpoints: CheckpointDir | None) -> Tra
     return TrainingError(message)
 
 
-def _restore(state: dict[str, Any], net: nn.Module, optimizer: torch.optim.Optimizer, where: Any) -> TrainingState:
+def _restore(state: dict[str, Any], net: nn.Module, optimizer: torch.optim.Optimizer, where: Any,
+             average: WeightAverage | None = None) -> TrainingState:
     """Load a checkpoint's state into ``net``, ``optimizer`` and the global RNGs; anything that does not
     fit the network is a damaged checkpoint (an InputError)."""
     history = History()
@@ -382,6 +392,10 @@ def _restore(state: dict[str, Any], net: nn.Module, optimizer: torch.optim.Optim
             for value in values.values():
                 if isinstance(value, torch.Tensor) and value.dim() and value.shape != param.shape:
                     raise ValueError("optimizer state does not match the network's parameters")
+        if average is not None:
+            if not state.get("average"):
+                raise ValueError("the checkpoint has no weight average (its run had no --ema)")
+            average.load_state_dict(state["average"])
         progress = Progress(**state["progress"])
         for name, kind in _PROGRESS_TYPES.items():
             if not isinstance(getattr(progress, name), kind):
@@ -394,7 +408,7 @@ def _restore(state: dict[str, Any], net: nn.Module, optimizer: torch.optim.Optim
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise InputError(f"damaged checkpoint ({error.__class__.__name__}: {first_line})", where) from None
-    return TrainingState(optimizer, progress, history, best, epoch_start)
+    return TrainingState(optimizer, progress, history, best, epoch_start, average)
 
 
 class _Interrupt:
