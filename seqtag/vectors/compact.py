@@ -2,8 +2,8 @@
 
 A model keeps the pretrained vectors of words it never saw in training (400,000 GloVe rows, beside some
 20,000 trained ones), frozen, for the words a user's text will bring. In float16 they were 80 % of a 47.7 MB
-CoNLL-2003 model. Here the first ``INT8_ROWS`` rows (vector files list the most frequent words first; they
-are most of the frozen rows a text meets) keep 8 bits per value with a float16 scale per row, and the rest 4
+CoNLL-2003 model. Here the first ``INT8_ROWS`` rows (vector files list the most frequent words first, so these
+are the rows a text meets most often) keep 8 bits per value with a float16 scale per row, and the rest 4
 bits, as indices into QLoRA's NormalFloat levels (Dettmers et al., 2023: the quantiles of a normal
 distribution, which fit embedding values) scaled by the row's largest magnitude.
 
