@@ -286,6 +286,8 @@ def test_a_signal_lets_the_request_in_flight_finish_and_exits_0(serve_models, si
         server.proc.send_signal(sig)
         time.sleep(0.5)
         assert server.proc.poll() is None, "".join(server.log)  # still draining
+        with pytest.raises(OSError):  # but no longer accepting: new clients are refused at once
+            socket.create_connection((HOST, server.port), timeout=2).close()
         sock.sendall(body[10:])
         status, answer = read_response(sock)
         sock.close()

@@ -209,6 +209,8 @@ class Workers:
         if not self.stopping:
             LOG.info("%s: answering the requests in flight, then stopping", signal.Signals(sig).name)
         self.stopping = True
+        for sock in self.sockets:  # the parent's copies: once the workers close theirs, the port refuses
+            sock.close()
         for pid in list(self.pids):
             # SIGTERM whatever came: a second SIGINT would make uvicorn drop the requests in flight.
             try:
