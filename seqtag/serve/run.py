@@ -182,7 +182,7 @@ class Workers:
                         other.close()
                 code = 0 if self.serve(self.sockets[number - 1], number, lambda: _tell(write), True) else 1
             except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
-                logging.getLogger("seqtag.serve").exception("worker %d failed", number)
+                LOG.exception("worker %d failed", number)
             finally:
                 os._exit(code)
         os.close(write)
@@ -211,23 +211,23 @@ class Workers:
         self.stopping = True
         for sock in self.sockets:  # the parent's copies: once the workers close theirs, the port refuses
             sock.close()
-        for pid in list(self.pids):
-            # SIGTERM whatever came: a second SIGINT would make uvicorn drop the requests in flight.
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        self._terminate()
 
     def _stop_all(self) -> None:
         self.stopping = True
+        self._terminate()
+        while self.pids:
+            pid, _ = os.waitpid(-1, 0)
+            self.pids.pop(pid, None)
+
+    def _terminate(self) -> None:
+        """SIGTERM to every worker, whatever signal came: a second SIGINT would make uvicorn drop the requests
+        in flight."""
         for pid in list(self.pids):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        while self.pids:
-            pid, _ = os.waitpid(-1, 0)
-            self.pids.pop(pid, None)
 
 
 def _tell(fd: int) -> None:

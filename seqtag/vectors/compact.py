@@ -90,9 +90,9 @@ def unpack_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     groups: dict[str, dict[str, torch.Tensor]] = {}
     out: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
-        base, marker, part = name.rpartition(".packed_")
-        if marker and part in PARTS:
-            groups.setdefault(base, {})[part] = tensor
+        packed = _packed(name)
+        if packed:
+            groups.setdefault(packed[0], {})[packed[1]] = tensor
         else:
             out[name] = tensor
     for base, parts in groups.items():
@@ -107,10 +107,16 @@ def stored_values(state: dict[str, torch.Tensor]) -> int:
     """How many floating-point values ``state`` stands for, packed rows counted as their N x D values."""
     total = 0
     for name, tensor in state.items():
-        base, marker, part = name.rpartition(".packed_")
-        if marker and part in PARTS:
-            if part == "shape":
+        packed = _packed(name)
+        if packed:
+            if packed[1] == "shape":
                 total += int(tensor.prod())
         elif tensor.is_floating_point():
             total += tensor.numel()
     return total
+
+
+def _packed(name: str) -> tuple[str, str] | None:
+    """``(NAME, PART)`` for a state-dict name :func:`pack_state` wrote (``NAME.packed_PART``), else None."""
+    base, marker, part = name.rpartition(".packed_")
+    return (base, part) if marker and part in PARTS else None
