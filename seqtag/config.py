@@ -144,6 +144,12 @@ class ModelConfig:
         200, "Recurrent units per direction (window encoder: units per hidden layer).", panel=MODEL, min=1,
     )
     bidirectional: bool = setting(True, "Read sentences both ways.", panel=MODEL)
+    document_context: int = setting(
+        0, "Taggers: when the files mark documents (-DOCSTART- lines, CoNLL-U # newdoc, a line of raw text), the "
+        "encoder also reads this many tokens of the neighbouring sentences on each side of a sentence; 0 = the "
+        "sentence alone. Training data without documents trains (and saves) a sentence-only model.",
+        panel=MODEL, min=0, zero="the sentence alone",
+    )
     char_encoder: str = setting("cnn", "Character encoder.", panel=MODEL, choices=("none", "cnn", "lstm"))
     char_dim: int = setting(30, "Character embedding size.", panel=MODEL, min=1)
     char_hidden: int = setting(50, "Character CNN filters, or LSTM units per direction.", panel=MODEL, min=1)
@@ -160,7 +166,8 @@ class ModelConfig:
         choices=("none", "auto"),
     )
     pooling: str = setting(
-        "max", "Classifier pooling over time steps.", panel=MODEL, choices=("last", "mean", "max", "attention"),
+        "max", "Classifier pooling over time steps (mean-max: both, concatenated).", panel=MODEL,
+        choices=("last", "mean", "max", "mean-max", "attention"),
     )
     dropout: float = setting(0.5, "Dropout on embeddings, between layers and before the output.", panel=MODEL, min=0, lt=1)
     word_dropout: float = setting(

@@ -62,6 +62,20 @@ def test_padding_does_not_change_probabilities(pooling):
     torch.testing.assert_close(batched.sum(dim=1), torch.ones(2))
 
 
+def test_mean_max_is_mean_and_max_side_by_side():
+    net, collate = tiny_net("mean-max")
+    batch = collate(["the film was great".split(), "dull".split()])
+    with torch.inference_mode():
+        states = net.encoder(batch)
+        pooled = net.pool(states, batch)
+        net.pooling = "mean"
+        mean = net.pool(states, batch)
+        net.pooling = "max"
+        top = net.pool(states, batch)
+    torch.testing.assert_close(pooled, torch.cat([mean, top], dim=1))
+    assert pooled.shape == (2, 2 * net.encoder.output_dim)
+
+
 def test_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="expected pooling"):
         ClassifierNet(ModelConfig(pooling="median"), 10, 1, 2)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqtag.data.context import InContext
 from seqtag.data.vocab import Vocab, WordVocab
 
 MAX_WORD_CHARS = 40  # longer tokens (URLs, hashes) keep their first 40 characters for the char encoder
@@ -15,18 +16,25 @@ MAX_WORD_CHARS = 40  # longer tokens (URLs, hashes) keep their first 40 characte
 
 @dataclass
 class Batch:
-    """Padded tensors for B sentences of at most T tokens, U distinct token strings of at most L chars."""
+    """Padded tensors for B sentences of at most T tokens, U distinct token strings of at most L chars.
 
-    words: torch.Tensor  # shape: (B, T) long, 0 = padding
+    With document context (:class:`~seqtag.data.context.InContext` inputs), each row of ``words`` and
+    ``types`` is the sentence between its left and right context, W >= T tokens wide; ``starts`` says where
+    the sentence begins in its row and ``row_lengths`` how long the row is. ``mask``, ``lengths`` and
+    ``tags`` are the sentences' own."""
+
+    words: torch.Tensor  # shape: (B, W) long, 0 = padding; W = T without context
     mask: torch.Tensor  # shape: (B, T) bool, True on real tokens
     lengths: torch.Tensor  # shape: (B,) long
     chars: torch.Tensor  # shape: (U, L) long, characters of each distinct token string
     char_lengths: torch.Tensor  # shape: (U,) long
-    types: torch.Tensor  # shape: (B, T) long, row of ``chars`` for each token (0 on padding)
+    types: torch.Tensor  # shape: (B, W) long, row of ``chars`` for each token (0 on padding)
     tags: torch.Tensor | None = None  # shape: (B, T) long, gold tag ids (0 on padding)
     labels: torch.Tensor | None = None  # shape: (B,) long, gold class ids (classification)
     weight: float = 1.0  # factor on the batch's mean loss (a rank's share of a global batch, see distributed.shard)
     examples: int = 0  # examples in the global batch this one is a rank's slice of (0: this batch is whole)
+    starts: torch.Tensor | None = None  # shape: (B,) long, with context: the sentence's first position in its row
+    row_lengths: torch.Tensor | None = None  # shape: (B,) long, with context: left + sentence + right tokens
 
     def __len__(self) -> int:
         return int(self.words.shape[0])
@@ -52,17 +60,26 @@ class Collator:
         tags: Sequence[Sequence[str]] | None = None,
         labels: Sequence[str] | None = None,
     ) -> Batch:
-        """Token lists (each non-empty) with optional per-token ``tags`` or per-text ``labels``."""
+        """Token lists (each non-empty; :class:`~seqtag.data.context.InContext` items bring their document
+        context) with optional per-token ``tags`` or per-text ``labels``."""
         width = max(len(s) for s in sentences)
         lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
+        starts = row_lengths = None
+        if any(isinstance(s, InContext) for s in sentences):
+            rows = [[*s.left, *s.tokens, *s.right] if isinstance(s, InContext) else list(s) for s in sentences]
+            starts = torch.tensor([len(s.left) if isinstance(s, InContext) else 0 for s in sentences], dtype=torch.long)
+            row_lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
+        else:
+            rows = sentences
+        row_width = max(len(row) for row in rows)
         lookup = self.words.lookup
         # Distinct token strings share one char-encoder pass: a batch repeats "the", "," … many times.
         type_ids: dict[str, int] = {}
         word_rows, type_rows = [], []
-        for sentence in sentences:
-            pad = [0] * (width - len(sentence))
-            word_rows.append([lookup(t) for t in sentence] + pad)
-            type_rows.append([type_ids.setdefault(t, len(type_ids)) for t in sentence] + pad)
+        for row in rows:
+            pad = [0] * (row_width - len(row))
+            word_rows.append([lookup(t) for t in row] + pad)
+            type_rows.append([type_ids.setdefault(t, len(type_ids)) for t in row] + pad)
         words = torch.tensor(word_rows, dtype=torch.long)
         types = torch.tensor(type_rows, dtype=torch.long)
         mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
@@ -80,7 +97,8 @@ class Collator:
             if self.labels is None:
                 raise ValueError("this collator has no label vocabulary")
             label_tensor = torch.tensor([self.labels.index[label] for label in labels], dtype=torch.long)
-        batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor)
+        batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor,
+                      starts=starts, row_lengths=row_lengths)
         return batch if self.device.type == "cpu" else batch.to(self.device)
 
     def _chars(self, strings: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,10 @@ class Sentence:
     offsets: list[tuple[int, int]] | None = None
     text: str | None = None
     columns: list[list[str]] | None = None
+    # which document of its file the sentence belongs to, when the file marks documents (-DOCSTART-, # newdoc,
+    # a line of raw text); None otherwise. Taggers with document context read the neighbours in it.
+    document: int | None = None
+    context: tuple[list[str], list[str]] | None = None  # set by seqtag.data.context.with_context
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -271,9 +271,9 @@ def tag_labelled(tagger: Any, source: Source, data_config: DataConfig, min_confi
                 )
     candidates = None
     if min_confidence is None:
-        predicted = tagger.predict([s.tokens for s in sentences])
+        predicted = tagger.predict(tagger.inputs(sentences))
     else:
-        details = tagger.predict_details([s.tokens for s in sentences], min_confidence=min_confidence)
+        details = tagger.predict_details(tagger.inputs(sentences), min_confidence=min_confidence)
         predicted = [d.tags for d in details]
         candidates = [[span[:4] for span in d.candidates or []] for d in details]
     scheme = tagger.data_scheme

@@ -197,7 +197,7 @@ def read_annotated(source: Source, format: str, options: ReadOptions, with_tags:
     aligner = Aligner(name, options.misaligned, options.overlaps, options.tokenized)
     notes = _Notes(name)
     found = False
-    for record in _RECORDS[format](source, options, notes, with_tags):
+    for number, record in enumerate(_RECORDS[format](source, options, notes, with_tags)):
         found = True
         if aligner.failed:
             if record.spans is not None:
@@ -207,13 +207,14 @@ def read_annotated(source: Source, format: str, options: ReadOptions, with_tags:
         if record.tokens is not None:
             tags = record.tags if with_tags else None
             yield DocSentence([record.text[a:b] for a, b in record.tokens], tags, record.line, record.tokens,
-                              record.text, None, doc)
+                              record.text, document=number, doc=doc)
             continue
         for offsets, tags in aligner.units(record.text, record.spans if with_tags else None):
             if aligner.failed:
                 break
             line = record.line + record.text.count("\n", 0, offsets[0][0]) if format == "brat" else record.line
-            yield DocSentence([record.text[a:b] for a, b in offsets], tags, line, offsets, record.text, None, doc)
+            yield DocSentence([record.text[a:b] for a, b in offsets], tags, line, offsets, record.text, document=number,
+                              doc=doc)
     if not found:
         raise InputError("no texts found", name)
     aligner.finish()

@@ -99,17 +99,26 @@ def read_columns(
 ) -> Iterator[Sentence]:
     """Stream the sentences of a column file (split as :func:`column_blocks` says).
 
-    ``-DOCSTART-`` lines are skipped. Column indexes are 0-based and may be negative. With
+    ``-DOCSTART-`` lines are not sentences: they number the documents (``Sentence.document``; None in files
+    without them). Column indexes are 0-based and may be negative. With
     ``with_tags=False`` the tag column is ignored and ``tags`` is None. Each sentence keeps its split rows
     in ``columns`` and the line of its first token in ``line``. Errors surface while iterating, as
     :class:`InputError` with path and line.
     """
     with open_lines(source, encoding) as (name, lines):
         tok = tag = -1  # resolved on the first sentence, when the number of columns is known
-        for block in column_blocks(name, lines, encoding):
+        document = None  # counts -DOCSTART- lines; None before the first
+        for block in column_blocks(name, lines, encoding, separators=True):
+            if block.docstart:
+                document = 0 if document is None else document + 1
+                continue
+            if not block.rows:
+                continue
             if tok < 0:
                 tok, tag = _resolve_columns(len(block.rows[0]), token_column, tag_column, with_tags, name, block.line)
-            yield _sentence(block.rows, block.line, tok, tag, with_tags)
+            sentence = _sentence(block.rows, block.line, tok, tag, with_tags)
+            sentence.document = document
+            yield sentence
 
 
 def _split_tabs(line: str) -> list[str]:

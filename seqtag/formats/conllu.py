@@ -72,12 +72,15 @@ def read_conllu(source: Source, field: str = "upos", encoding: str = "utf-8") ->
     """Stream sentences with FORM as tokens and UPOS (or XPOS with ``field="xpos"``) as tags.
 
     ``text`` comes from the ``# text = ...`` comment when present and ``line`` is the line of the first
-    word. Errors surface while iterating, as :class:`InputError` with path and line.
+    word; ``document`` counts the ``# newdoc`` comments (None before the first). Errors surface while iterating, as :class:`InputError` with path and line.
     """
     if field not in ("upos", "xpos"):
         raise ValueError(f"unknown CoNLL-U field {field!r}; expected one of ['upos', 'xpos']")
     tag_index = FIELDS.index(field)
+    document = None  # counts ``# newdoc`` comments; None before the first
     for sentence in conllu_sentences(source, encoding):
         rows = sentence.rows
+        if sentence.newdoc:
+            document = 0 if document is None else document + 1
         yield Sentence([row[1] for row in rows], [row[tag_index] for row in rows], line=sentence.lines[0],
-                       text=sentence.text)
+                       text=sentence.text, document=document)

@@ -24,6 +24,8 @@ def read_raw(
     source: Source, encoding: str = "utf-8", split_sentences: bool = True, *, lines: range | None = None
 ) -> Iterator[Sentence]:
     """Tokenize raw text with syntok; yield sentences (or one sentence per line) with character offsets.
+    Each line is a document (``Sentence.document``: its line number) whose sentences a tagger with document
+    context reads together.
 
     ``source`` is a path, ``"-"`` for standard input, or an open text or binary stream (not closed here).
     With ``lines``, only the lines whose 1-based number is in that range are tokenized and yielded, and
@@ -40,7 +42,7 @@ def read_raw(
             continue
         for spans in sentences:
             yield Sentence(
-                tokens=[text[start:end] for start, end in spans], line=lineno, offsets=spans, text=text
+                tokens=[text[start:end] for start, end in spans], line=lineno, offsets=spans, text=text, document=lineno
             )
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from seqtag.data.context import model_input
 from seqtag.errors import InputError
 
 # In a worker: the model it predicts with, or why it has none. In the parent, ``_model`` is set only while
@@ -87,7 +88,7 @@ class WorkerPool:
         while True:
             buffer = list(islice(iterator, chunk))
             if buffer:
-                tokens = [item.tokens for item in buffer]
+                tokens = [model_input(item) for item in buffer]
                 pending.append((buffer, self._executor.submit(_run, method, tokens, kwargs)))
             # Write the oldest chunk when it is done, or wait for it once enough are in flight or the input ended.
             while pending and (not buffer or len(pending) >= self.in_flight or pending[0][1].done()):

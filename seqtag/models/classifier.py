@@ -9,7 +9,7 @@ from seqtag.data.batching import Batch
 from seqtag.config import ModelConfig
 from seqtag.models.encoders import TokenEncoder
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "mean-max", "attention")
 
 
 class AdditivePooling(nn.Module):
@@ -44,18 +44,22 @@ class ClassifierNet(nn.Module):
         self.hidden = config.hidden
         self.encoder = TokenEncoder(config, num_words, num_chars, trainable_words)
         self.attention = AdditivePooling(self.encoder.output_dim) if config.pooling == "attention" else None
-        self.output = nn.Linear(self.encoder.output_dim, num_classes)
+        pooled = self.encoder.output_dim * (2 if config.pooling == "mean-max" else 1)
+        self.output = nn.Linear(pooled, num_classes)
         # --class-weights auto: one weight per class on the loss, set for training only (not saved)
         self.register_buffer("class_weights", None, persistent=False)
 
     def pool(self, states: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """states (B, T, D) -> (B, D)."""
+        """states (B, T, D) -> (B, D), or (B, 2 D) for mean-max ([mean, max])."""
         mask = batch.mask
-        if self.pooling == "mean":
+        if self.pooling in ("mean", "mean-max"):
             summed = (states * mask.unsqueeze(2)).sum(dim=1)
-            return summed / batch.lengths.unsqueeze(1).to(states.dtype)
-        if self.pooling == "max":
-            return states.masked_fill(~mask.unsqueeze(2), float("-inf")).max(dim=1).values
+            mean = summed / batch.lengths.unsqueeze(1).to(states.dtype)
+            if self.pooling == "mean":
+                return mean
+        if self.pooling in ("max", "mean-max"):
+            top = states.masked_fill(~mask.unsqueeze(2), float("-inf")).max(dim=1).values
+            return top if self.pooling == "max" else torch.cat([mean, top], dim=1)
         if self.pooling == "attention":
             return self.attention(states, mask)[0]
         # last: the forward direction's state at the last real token (+ the backward one's at the first)

@@ -298,9 +298,17 @@ class TokenEncoder(nn.Module):
         return x
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        context = self.rnn if self.rnn is not None else self.window
-        out = context(self.dropout(self.token_vectors(batch)), batch.lengths)
-        return self.dropout(out)  # shape: (B, T, output_dim)
+        """The sentences' contextual vectors, (B, T, output_dim). With document context the rows hold the
+        neighbouring tokens too (B, W): the recurrent layers read whole rows and only the sentences' own
+        positions are returned."""
+        layers = self.rnn if self.rnn is not None else self.window
+        if batch.starts is None:
+            return self.dropout(layers(self.dropout(self.token_vectors(batch)), batch.lengths))
+        out = layers(self.dropout(self.token_vectors(batch)), batch.row_lengths)  # shape: (B, W, output_dim)
+        width = batch.mask.shape[1]
+        # shape: (B, T): the row position of each sentence position (past a sentence's end: any valid position)
+        index = (batch.starts.unsqueeze(1) + torch.arange(width, device=out.device)).clamp(max=out.shape[1] - 1)
+        return self.dropout(out.gather(1, index.unsqueeze(2).expand(-1, -1, out.shape[2])))
 
     def load_pretrained(self, matrix: torch.Tensor) -> None:
         """Copy a (num_words, word_dim) matrix into the trainable table and the frozen rows."""

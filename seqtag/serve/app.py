@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqtag._version import __version__
+from seqtag.data.context import model_input
 from seqtag.serve import annotators, schemas
 from seqtag.serve.batching import Batcher, Closed
 from seqtag.serve.limits import Limits
@@ -266,7 +267,7 @@ def create_app(served: list[Served], limits: Limits | None = None, worker: tuple
         big = query.chars > INLINE_CHARS or query.count > 64
         job = await loop.run_in_executor(None, prepare, model, query) if big else prepare(model, query)
         try:
-            predictions = await batcher.submit(job.key, [item.tokens for item in job.items])
+            predictions = await batcher.submit(job.key, [model_input(item) for item in job.items])
         except Closed:
             raise ApiError(503, "the server is shutting down") from None
         if big:

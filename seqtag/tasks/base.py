@@ -14,6 +14,7 @@ from torch import nn
 from seqtag._version import __version__
 from seqtag.archive import load_archive, save_archive
 from seqtag.data.batching import Collator
+from seqtag.data.context import model_input
 from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
 from seqtag.errors import InputError
 from seqtag.data.vocab import Vocab, WordVocab
@@ -39,6 +40,9 @@ class TrainingData:
     summary: str  # one line about the data, for the log
     state: dict[str, Any] = field(default_factory=dict)  # the task's own constructor arguments
     meta: dict[str, Any] = field(default_factory=dict)  # what the model file records about the data
+    # model settings the data decides (e.g. no document context without documents), with the note that says so
+    settings: dict[str, Any] = field(default_factory=dict)
+    settings_note: str = ""
 
 
 def check_token_lists(token_lists: Any) -> None:
@@ -86,10 +90,10 @@ def in_chunks(
     items: Iterable[Any], predict: Callable[[list[Sequence[str]]], list[Any]], chunk: int
 ) -> Iterator[tuple[Any, Any]]:
     """``(item, prediction)`` for items with ``.tokens``, in input order, ``predict`` called on the tokens
-    of ``chunk`` items at a time (so at most ``chunk`` items are held in memory)."""
+    (in their document context, when :func:`seqtag.data.context.with_context` gave them one) of ``chunk`` items at a time (so at most ``chunk`` items are held in memory)."""
     iterator = iter(items)
     while buffer := list(islice(iterator, chunk)):
-        yield from zip(buffer, predict([item.tokens for item in buffer]))
+        yield from zip(buffer, predict([model_input(item) for item in buffer]))
 
 
 class Model:
@@ -246,6 +250,11 @@ class Model:
     def dev_scores(self, gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, float]:
         """Scores of ``dev_predict``'s output against gold, with the model-selection ``score`` (higher is better)."""
         raise NotImplementedError
+
+    def inputs(self, records: Iterable[Any]) -> list[Any]:
+        """What the network reads for each record with ``.tokens`` (in order): by default its tokens;
+        taggers with document context add the neighbouring sentences (:mod:`seqtag.data.context`)."""
+        return [record.tokens for record in records]
 
     def dev_predict(self, token_lists: Sequence[Sequence[str]]) -> list[Any]:
         """What :meth:`dev_scores` and :meth:`tune_on_dev` score: by default :meth:`predict`'s output."""

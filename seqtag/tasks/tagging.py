@@ -16,6 +16,7 @@ import torch
 
 from seqtag.config import DataConfig, ModelConfig
 from seqtag.data.batching import Batch
+from seqtag.data.context import contexts_of, has_documents, model_input, with_context
 from seqtag.data.records import Doc, Span
 from seqtag.data.schemes import allowed_transitions, convert, detect_scheme, is_valid, spans
 from seqtag.data.sentence import Sentence
@@ -62,7 +63,8 @@ class Tagger(Model):
         iterator = iter(texts)
         while block := list(islice(iterator, chunk)):
             split = [_sentences(item) for item in block]
-            sentences = [tokens for _, pieces in split for tokens, _ in pieces]
+            size = self.model_config.document_context  # a text's sentences are one document
+            sentences = [s for _, pieces in split for s in contexts_of([tokens for tokens, _ in pieces], size)]
             if confidence:
                 details = self.predict_details(sentences, batch_size, confidence=True)
             else:
@@ -333,7 +335,7 @@ class Tagger(Model):
 
     def held_out(self, records: Sequence[Any], targets: Sequence[Any]) -> list[Any]:
         """What this model (trained without ``records``) says of them, for :meth:`label_issues`."""
-        return self.span_evidence([r.tokens for r in records], targets)
+        return self.span_evidence(self.inputs(records), targets)
 
     @classmethod
     def label_issues(cls, records: Sequence[Any], targets: Sequence[Any], evidence: Sequence[Any],
@@ -373,8 +375,21 @@ class Tagger(Model):
                       known: Sequence[str] = ()) -> TrainingData:
         context = "the training data is for tagging"
         trains = train if isinstance(train, list) else [train]
-        train_sents = [s for path in trains for s in read_sentences(path, data_config, context=context)]
+        train_sents = []
+        for path in trains:
+            first = len(train_sents)
+            train_sents += read_sentences(path, data_config, context=context)
+            # documents are numbered per file: the next file's first document must not continue the last one
+            offset = 1 + max((s.document for s in train_sents[:first] if s.document is not None), default=-1)
+            for sentence in train_sents[first:]:
+                if sentence.document is not None:
+                    sentence.document += offset
         dev_sents = list(read_sentences(dev, data_config, context=context)) if dev is not None else []
+        settings, settings_note = {}, ""
+        if model_config.document_context and not has_documents(train_sents):
+            settings = {"document_context": 0}
+            settings_note = ("no document boundaries in the training data (-DOCSTART-, # newdoc): the model reads "
+                             "sentences alone (--document-context 0)")
         data_scheme = _resolve_scheme(train_sents, data_config.scheme, trains[0])
         model_scheme = "plain" if data_scheme == "plain" else model_config.train_scheme
         if known and (model_scheme == "plain") != all(tag == "O" or tag[1:2] != "-" for tag in known):
@@ -390,6 +405,7 @@ class Tagger(Model):
         return TrainingData(
             train_sents, dev_sents, train_tags, [s.tags for s in dev_sents], labels, summary,
             state={"data_scheme": data_scheme}, meta={"train_sentences": len(train_sents)},
+            settings=settings, settings_note=settings_note,
         )
 
     @classmethod
@@ -446,7 +462,12 @@ class Tagger(Model):
         """Sentences to tag from ``source`` in the registry format ``fmt`` (labels in it are ignored)."""
         from seqtag.formats.registry import read_sentences_to_tag
 
-        return read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines, config=self.data_config)
+        sentences = read_sentences_to_tag(source, fmt, encoding, token_column, lines=lines, config=self.data_config)
+        return with_context(sentences, self.model_config.document_context)
+
+    def inputs(self, records: Iterable[Any]) -> list[Any]:
+        """The records' tokens, each sentence in its document context when the model reads one."""
+        return [model_input(record) for record in with_context(records, self.model_config.document_context)]
 
     def prediction_job(self, confidence: bool, nbest: int, min_confidence: float | None = None) -> tuple[str, dict[str, Any]]:
         """The prediction method (by name, for worker processes) and its options."""

@@ -94,7 +94,7 @@ def select(model: Any, items: Iterable[Any], n: int, strategy: str | None = None
     count = 0
     groups = texts(items)
     while block := list(islice(groups, chunk)):
-        scores = model.uncertainty([[item.tokens for item in group] for group in block], strategy, batch_size)
+        scores = model.uncertainty([model.inputs(group) for group in block], strategy, batch_size)
         for group, score in zip(block, scores):
             entry = (score, -count, Selected(count, score, group))
             count += 1

@@ -14,6 +14,7 @@ import torch
 
 from seqtag.config import DataConfig, ModelConfig, TrainConfig
 from seqtag.data.batching import Batch, bucket_batches
+from seqtag.data.context import as_plain
 from seqtag.data.inputs import build_inputs, run_meta
 from seqtag.tasks import task_class
 from seqtag.training.checkpoint import CheckpointDir, fingerprint
@@ -62,6 +63,9 @@ def train_model(
         data = task.training_data(trains if rehearse is not None else train, dev, data_config, model_config,
                                   known=base.labels.items if base is not None else ())
     notes.append(data.summary)
+    if data.settings:
+        model_config = dataclasses.replace(model_config, **data.settings)
+        notes.append(data.settings_note)
     if base is None:
         with main_first(cluster):  # rank 0 fills the vector cache, the others read it
             inputs = build_inputs(
@@ -84,11 +88,12 @@ def train_model(
     if weighed is not None:
         notes.append(weighed)
 
-    token_lists = [r.tokens for r in data.train]
+    token_lists = model.inputs(data.train)  # the tokens (in their document context, for such taggers)
+    dev_inputs = model.inputs(data.dev)
     resumed = None  # the checkpoint's training state when resuming
     if checkpoints is not None:
-        train_items = zip(token_lists, data.targets)
-        dev_items = ([r.tokens, gold] for r, gold in zip(data.dev, data.dev_gold))
+        train_items = ([as_plain(item), target] for item, target in zip(token_lists, data.targets))
+        dev_items = ([as_plain(item), gold] for item, gold in zip(dev_inputs, data.dev_gold))
         resumed = checkpoints.start(fingerprint(model, train_items, dev_items))
         if resumed is not None:
             notes.append(checkpoints.resume_note(resumed))
@@ -111,13 +116,13 @@ def train_model(
         )
 
     def score_dev() -> dict[str, float]:
-        predicted = predict_shared(model.dev_predict, [r.tokens for r in data.dev], cluster)
+        predicted = predict_shared(model.dev_predict, dev_inputs, cluster)
         return model.dev_scores(data.dev_gold, predicted)
 
     history = fit(model.net, batches, score_dev if data.dev else None, train_config, callbacks, checkpoints, state, runtime)
     if data.dev and model.tunes_on_dev:
         with torch.inference_mode():
-            model.tune_on_dev(data.dev_gold, predict_shared(model.dev_predict, [r.tokens for r in data.dev], cluster))
+            model.tune_on_dev(data.dev_gold, predict_shared(model.dev_predict, dev_inputs, cluster))
     record_history(meta, history)
     return model, history
 
