@@ -180,3 +180,28 @@ def test_training_reads_documents_or_falls_back_to_sentences(tmp_path):
     gold = [[g for _, g in s] for s in SENTENCES]
     correct = sum(p == g for ps, gs in zip(expected, gold) for p, g in zip(ps, gs))
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(correct / sum(map(len, gold)))
+
+
+@pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, True), (1, False), (3, True)])
+@pytest.mark.parametrize("grad", [True, False])
+def test_rnn_reads_only_what_reaches_the_sentence(layers, bidirectional, grad):
+    """Oracle: StackedRNN.in_context equals the whole rows' outputs at the sentence positions, for ragged
+    contexts, in training (one pass) and prediction (ladder shapes) alike."""
+    from seqtag.models.encoders import StackedRNN
+
+    torch.manual_seed(layers)
+    rnn = StackedRNN("lstm", 5, 4, layers, bidirectional, dropout=0.0).eval()
+    starts = torch.tensor([0, 3, 2, 6, 1])
+    lengths = torch.tensor([4, 2, 5, 1, 3])
+    row_lengths = starts + lengths + torch.tensor([3, 0, 4, 2, 1])
+    x = torch.randn(5, int(row_lengths.max()), 5)
+    with torch.set_grad_enabled(grad):
+        got = rnn.in_context(x, row_lengths, starts, lengths)
+        rows = rnn._run(x, row_lengths)
+    expected = torch.stack([
+        torch.cat([rows[b, starts[b] : starts[b] + lengths[b]], rows.new_zeros(int(lengths.max() - lengths[b]), rows.shape[2])])
+        for b in range(5)
+    ])
+    mask = (torch.arange(int(lengths.max())) < lengths.unsqueeze(1)).unsqueeze(2)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got * mask, expected)

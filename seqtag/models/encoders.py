@@ -112,10 +112,11 @@ class StackedRNN(nn.Module):
         assert out is not None  # there is at least one row
         return out
 
-    def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """One pass over the whole batch: x (B, T, D), lengths (B,) -> (B, T, output_dim)."""
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor, layers: int | None = None) -> torch.Tensor:
+        """One pass over the whole batch: x (B, T, D), lengths (B,) -> (B, T, output_dim); only the first
+        ``layers`` layers when given."""
         reverse = reversal_index(lengths, x.shape[1]).unsqueeze(2) if len(self.backward_layers) else None
-        for layer, forward_rnn in enumerate(self.forward_layers):
+        for layer, forward_rnn in enumerate(self.forward_layers[:layers]):
             if layer > 0:
                 x = self.dropout(x)  # between stacked layers, as nn.LSTM(dropout=...) does
             out, _ = forward_rnn(x)
@@ -125,6 +126,50 @@ class StackedRNN(nn.Module):
                 out = torch.cat([out, backward], dim=2)
             x = out
         return x
+
+    def in_context(self, x: torch.Tensor, row_lengths: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Rows of left context + sentence + right context: x (B, W, D), row_lengths, starts (the sentence's
+        first position in its row) and lengths (the sentence's) all (B,) -> (B, T, output_dim) at the
+        sentences' positions, T = the longest sentence. Equal to :meth:`forward` on the rows, read at the
+        sentence positions.
+
+        The last layer's forward direction reads each row only up to its sentence's end and its backward
+        direction only back to the sentence's start: what lies beyond cannot reach the sentence's outputs,
+        so one layer (the default) reads left + sentence one way and sentence + right the other, about a
+        third less than whole rows with 16 tokens of context each side. Lower layers read whole rows (the
+        next layer reads their outputs in the context)."""
+        if not torch.is_grad_enabled():  # prediction: ladder shapes (see shape_step); added rows are 1 token
+            rows = x.shape[0]
+            x, row_lengths = ladder_padded(x, row_lengths)
+            starts, lengths = (torch.cat([v, v.new_full((x.shape[0] - rows,), fill)]) for v, fill in ((starts, 0), (lengths, 1)))
+            return self._in_context(x, row_lengths, starts, lengths, ladder=True)[:rows]
+        return self._in_context(x, row_lengths, starts, lengths)
+
+    def _in_context(self, x: torch.Tensor, row_lengths: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor,
+                    ladder: bool = False) -> torch.Tensor:
+        last = len(self.forward_layers) - 1
+        if last > 0:
+            x = self.dropout(self._run(x, row_lengths, layers=last))
+        width = int(lengths.max())
+        steps = torch.arange(width, device=x.device).unsqueeze(0)  # shape: (1, T)
+
+        def steps_of(n: int) -> int:  # how many steps a direction runs
+            return min(shape_step(n), x.shape[1]) if ladder else n
+
+        forward_width = steps_of(int((starts + lengths).max()))
+        out, _ = self.forward_layers[last](x[:, :forward_width])  # shape: (B, W_f, hidden)
+        at = (starts.unsqueeze(1) + steps).clamp(max=forward_width - 1).unsqueeze(2)  # shape: (B, T, 1)
+        forward = out.gather(1, at.expand(-1, -1, out.shape[2]))
+        if not len(self.backward_layers):
+            return forward
+        # The backward direction reads row position row_length - 1 - t at step t, for t < row_length - start;
+        # later steps read anything (their outputs come after every one used).
+        backward_width = steps_of(int((row_lengths - starts).max()))
+        read = (row_lengths.unsqueeze(1) - 1 - torch.arange(backward_width, device=x.device)).clamp(min=0)
+        out, _ = self.backward_layers[last](x.gather(1, read.unsqueeze(2).expand(-1, -1, x.shape[2])))
+        step = (row_lengths.unsqueeze(1) - 1 - starts.unsqueeze(1) - steps).clamp(0, backward_width - 1).unsqueeze(2)
+        backward = out.gather(1, step.expand(-1, -1, out.shape[2]))
+        return torch.cat([forward, backward], dim=2)
 
 
 def shape_step(n: int) -> int:
@@ -299,12 +344,15 @@ class TokenEncoder(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """The sentences' contextual vectors, (B, T, output_dim). With document context the rows hold the
-        neighbouring tokens too (B, W): the recurrent layers read whole rows and only the sentences' own
-        positions are returned."""
+        neighbouring tokens too (B, W): the context layers read them (StackedRNN.in_context) and only the
+        sentences' own positions are returned."""
         layers = self.rnn if self.rnn is not None else self.window
         if batch.starts is None:
             return self.dropout(layers(self.dropout(self.token_vectors(batch)), batch.lengths))
-        out = layers(self.dropout(self.token_vectors(batch)), batch.row_lengths)  # shape: (B, W, output_dim)
+        x = self.dropout(self.token_vectors(batch))
+        if self.rnn is not None:
+            return self.dropout(self.rnn.in_context(x, batch.row_lengths, batch.starts, batch.lengths))
+        out = layers(x, batch.row_lengths)  # shape: (B, W, output_dim)
         width = batch.mask.shape[1]
         # shape: (B, T): the row position of each sentence position (past a sentence's end: any valid position)
         index = (batch.starts.unsqueeze(1) + torch.arange(width, device=out.device)).clamp(max=out.shape[1] - 1)
