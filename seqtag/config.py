@@ -175,6 +175,15 @@ class ModelConfig:
         "stay), so that the unknown-word vector is trained and the model learns to read words it has no vector for.",
         panel=MODEL, min=0, lt=1,
     )
+    casing_dim: int = setting(
+        0, "Size of a learned vector for each token's casing class (lower, UPPER, Initial, numeric, has digit, …) "
+        "beside its word vector, which lower-cased vectors such as GloVe lack; 0 = none.", panel=MODEL, min=0,
+        zero="none",
+    )
+    variational_dropout: bool = setting(
+        False, "Dropout masks shared by every position of a sentence (Gal & Ghahramani 2016): the same units are "
+        "dropped all along it, on the recurrent layers' inputs and outputs.", panel=MODEL,
+    )
     fine_tune: bool = setting(
         True, "Update the word vectors while training.", panel=MODEL, flags=("--fine-tune", "--freeze"),
     )

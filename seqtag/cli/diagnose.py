@@ -130,7 +130,7 @@ def _fresh_curves(settings: dict[str, Any], data: Path, cells: list[str], embedd
         task = detect_task(data)
     found = _selected(data, data_config, task, min_length, limit)
     inputs = build_inputs(found, embeddings, model_config, train_config.seed, cache, lambda message: err.print(message, markup=False))
-    collate = Collator(inputs.words, inputs.chars, None)
+    collate = Collator(inputs.words, inputs.chars, None, casing=model_config.casing_dim > 0)
     configs = [_cell_config(model_config, c) for c in cells] or [model_config]
     curves = []
     for config in configs:

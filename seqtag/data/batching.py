@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqtag.data.casing import casing
 from seqtag.data.context import InContext
 from seqtag.data.vocab import Vocab, WordVocab
 
@@ -33,6 +34,7 @@ class Batch:
     labels: torch.Tensor | None = None  # shape: (B,) long, gold class ids (classification)
     weight: float = 1.0  # factor on the batch's mean loss (a rank's share of a global batch, see distributed.shard)
     examples: int = 0  # examples in the global batch this one is a rank's slice of (0: this batch is whole)
+    cases: torch.Tensor | None = None  # shape: (B, W) long, casing class of each token (seqtag.data.casing), when asked for
     starts: torch.Tensor | None = None  # shape: (B,) long, with context: the sentence's first position in its row
     row_lengths: torch.Tensor | None = None  # shape: (B,) long, with context: left + sentence + right tokens
 
@@ -48,11 +50,13 @@ class Batch:
 class Collator:
     """Maps token lists (and optional tag lists) to a :class:`Batch` on ``device``."""
 
-    def __init__(self, words: WordVocab, chars: Vocab | None, labels: Vocab | None, device: torch.device | None = None) -> None:
+    def __init__(self, words: WordVocab, chars: Vocab | None, labels: Vocab | None, device: torch.device | None = None,
+                 casing: bool = False) -> None:
         self.words = words
         self.chars = chars
         self.labels = labels
         self.device = device or torch.device("cpu")
+        self.casing = casing  # also give each token's casing class (Batch.cases)
 
     def __call__(
         self,
@@ -97,7 +101,10 @@ class Collator:
             if self.labels is None:
                 raise ValueError("this collator has no label vocabulary")
             label_tensor = torch.tensor([self.labels.index[label] for label in labels], dtype=torch.long)
-        batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor,
+        cases = None
+        if self.casing:
+            cases = torch.tensor([[casing(t) for t in row] + [0] * (row_width - len(row)) for row in rows], dtype=torch.long)
+        batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor, cases=cases,
                       starts=starts, row_lengths=row_lengths)
         return batch if self.device.type == "cpu" else batch.to(self.device)
 

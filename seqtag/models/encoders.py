@@ -6,6 +6,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqtag.data.batching import Batch
+from seqtag.data.casing import NUM_CASES
 from seqtag.config import ModelConfig
 from seqtag.vectors.compact import rounded
 
@@ -285,6 +286,20 @@ class WindowMLP(nn.Module):
         return self.layers(windows)  # shape: (B, T, hidden)
 
 
+class SequenceDropout(nn.Module):
+    """Variational dropout: one mask per sequence, shared by all its positions. x (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+
 class TokenEncoder(nn.Module):
     """Word embedding (+ char encoding) -> dropout -> stacked (bi)RNN or window MLP -> dropout: (B, T, output_dim).
 
@@ -305,8 +320,9 @@ class TokenEncoder(nn.Module):
             self.chars = CharLSTM(num_chars, config.char_dim, config.char_hidden)
         else:
             self.chars = None
-        input_dim = config.word_dim + (self.chars.output_dim if self.chars is not None else 0)
-        self.dropout = nn.Dropout(config.dropout)
+        self.cases = nn.Embedding(NUM_CASES, config.casing_dim, padding_idx=0) if config.casing_dim else None
+        input_dim = config.word_dim + (self.chars.output_dim if self.chars is not None else 0) + config.casing_dim
+        self.dropout = SequenceDropout(config.dropout) if config.variational_dropout else nn.Dropout(config.dropout)
         self.word_dropout = config.word_dropout
         self.rnn: StackedRNN | None = None
         self.window: WindowMLP | None = None
@@ -318,6 +334,7 @@ class TokenEncoder(nn.Module):
                 config.cell, input_dim, config.hidden, config.layers, config.bidirectional, config.dropout,
                 config.activation, config.identity_init,
             )
+            self.rnn.dropout = self.dropout  # between layers too: the same kind of mask
             self.output_dim = self.rnn.output_dim
 
     def embed_words(self, ids: torch.Tensor) -> torch.Tensor:
@@ -340,6 +357,10 @@ class TokenEncoder(nn.Module):
         if self.chars is not None:
             per_type = self.chars(batch.chars, batch.char_lengths)  # shape: (U, char_out)
             x = torch.cat([x, per_type[batch.types]], dim=2)
+        if self.cases is not None:
+            if batch.cases is None:
+                raise ValueError("expected a batch with casing classes (Collator(casing=True)), got cases=None")
+            x = torch.cat([x, self.cases(batch.cases)], dim=2)
         return x
 
     def forward(self, batch: Batch) -> torch.Tensor:

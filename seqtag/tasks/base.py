@@ -120,7 +120,7 @@ class Model:
         self.data_config = data_config
         self.train_config = train_config or TrainConfig()
         self.meta = meta or {}
-        self.collate = Collator(words, chars, labels)
+        self.collate = Collator(words, chars, labels, casing=model_config.casing_dim > 0)
 
     @property
     def device(self) -> torch.device:
