@@ -53,7 +53,7 @@ LEVERS = {
     "ema 0.998": (["--ema", "0.998"], ALL),
     "document context 16": (["--document-context", "16"], ("conll2003", "ud_ewt")),
     "casing 8": (["--casing-dim", "8"], ALL),
-    "variational dropout": (["--variational-dropout"], ALL),
+    "locked dropout": (["--locked-dropout"], ALL),
     "pooling mean-max": (["--pooling", "mean-max"], ("sst2",)),
     "freeze": (["--freeze"], ALL),
 }

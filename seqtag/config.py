@@ -180,9 +180,9 @@ class ModelConfig:
         "beside its word vector, which lower-cased vectors such as GloVe lack; 0 = none.", panel=MODEL, min=0,
         zero="none",
     )
-    variational_dropout: bool = setting(
-        False, "Dropout masks shared by every position of a sentence (Gal & Ghahramani 2016): the same units are "
-        "dropped all along it, on the recurrent layers' inputs and outputs.", panel=MODEL,
+    locked_dropout: bool = setting(
+        False, "Locked (variational) dropout: one mask per sentence (Gal & Ghahramani 2016), so the same units "
+        "are dropped all along it, on the recurrent layers' inputs and outputs.", panel=MODEL,
     )
     fine_tune: bool = setting(
         True, "Update the word vectors while training.", panel=MODEL, flags=("--fine-tune", "--freeze"),

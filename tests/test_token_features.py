@@ -1,4 +1,4 @@
-"""--casing-dim (a casing-class vector beside each word vector) and --variational-dropout (one dropout mask
+"""--casing-dim (a casing-class vector beside each word vector) and --locked-dropout (one dropout mask
 per sentence)."""
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_casing_vector_tells_what_lowercased_words_cannot(tmp_path):
         tagger.net.emissions(Collator(tagger.words, None, tagger.labels)([["Berlin"]]))
 
 
-def test_variational_dropout_drops_the_same_units_at_every_position():
+def test_locked_dropout_drops_the_same_units_at_every_position():
     torch.manual_seed(0)
     dropout = SequenceDropout(0.5).train()
     out = dropout(torch.ones(4, 7, 32))
@@ -63,8 +63,8 @@ def test_variational_dropout_drops_the_same_units_at_every_position():
     assert torch.equal(dropout.eval()(torch.ones(2, 3, 4)), torch.ones(2, 3, 4))
 
 
-def test_variational_dropout_is_the_encoders_dropout_everywhere():
-    config = ModelConfig(hidden=6, word_dim=5, char_encoder="none", dropout=0.3, layers=2, variational_dropout=True)
+def test_locked_dropout_is_the_encoders_dropout_everywhere():
+    config = ModelConfig(hidden=6, word_dim=5, char_encoder="none", dropout=0.3, layers=2, locked_dropout=True)
     encoder = TokenEncoder(config, 5, 1)
     assert isinstance(encoder.dropout, SequenceDropout) and encoder.rnn.dropout is encoder.dropout
     assert isinstance(TokenEncoder(ModelConfig(hidden=6, word_dim=5), 5, 3).dropout, torch.nn.Dropout)

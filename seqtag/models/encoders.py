@@ -322,7 +322,7 @@ class TokenEncoder(nn.Module):
             self.chars = None
         self.cases = nn.Embedding(NUM_CASES, config.casing_dim, padding_idx=0) if config.casing_dim else None
         input_dim = config.word_dim + (self.chars.output_dim if self.chars is not None else 0) + config.casing_dim
-        self.dropout = SequenceDropout(config.dropout) if config.variational_dropout else nn.Dropout(config.dropout)
+        self.dropout = SequenceDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.word_dropout = config.word_dropout
         self.rnn: StackedRNN | None = None
         self.window: WindowMLP | None = None
