@@ -79,11 +79,13 @@ class Collator:
         lookup = self.words.lookup
         # Distinct token strings share one char-encoder pass: a batch repeats "the", "," … many times.
         type_ids: dict[str, int] = {}
-        word_rows, type_rows = [], []
+        word_rows, type_rows, case_rows = [], [], []
         for row in rows:
             pad = [0] * (row_width - len(row))
             word_rows.append([lookup(t) for t in row] + pad)
             type_rows.append([type_ids.setdefault(t, len(type_ids)) for t in row] + pad)
+            if self.casing:
+                case_rows.append([casing(t) for t in row] + pad)
         words = torch.tensor(word_rows, dtype=torch.long)
         types = torch.tensor(type_rows, dtype=torch.long)
         mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
@@ -101,9 +103,7 @@ class Collator:
             if self.labels is None:
                 raise ValueError("this collator has no label vocabulary")
             label_tensor = torch.tensor([self.labels.index[label] for label in labels], dtype=torch.long)
-        cases = None
-        if self.casing:
-            cases = torch.tensor([[casing(t) for t in row] + [0] * (row_width - len(row)) for row in rows], dtype=torch.long)
+        cases = torch.tensor(case_rows, dtype=torch.long) if self.casing else None
         batch = Batch(words, mask, lengths, chars, char_lengths, types, tag_tensor, label_tensor, cases=cases,
                       starts=starts, row_lengths=row_lengths)
         return batch if self.device.type == "cpu" else batch.to(self.device)

@@ -72,7 +72,8 @@ def read_conllu(source: Source, field: str = "upos", encoding: str = "utf-8") ->
     """Stream sentences with FORM as tokens and UPOS (or XPOS with ``field="xpos"``) as tags.
 
     ``text`` comes from the ``# text = ...`` comment when present and ``line`` is the line of the first
-    word; ``document`` counts the ``# newdoc`` comments (None before the first). Errors surface while iterating, as :class:`InputError` with path and line.
+    word; ``document`` counts the ``# newdoc`` comments (None before the first). Errors surface while
+    iterating, as :class:`InputError` with path and line.
     """
     if field not in ("upos", "xpos"):
         raise ValueError(f"unknown CoNLL-U field {field!r}; expected one of ['upos', 'xpos']")

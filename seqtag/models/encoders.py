@@ -367,17 +367,17 @@ class TokenEncoder(nn.Module):
         """The sentences' contextual vectors, (B, T, output_dim). With document context the rows hold the
         neighbouring tokens too (B, W): the context layers read them (StackedRNN.in_context) and only the
         sentences' own positions are returned."""
-        layers = self.rnn if self.rnn is not None else self.window
-        if batch.starts is None:
-            return self.dropout(layers(self.dropout(self.token_vectors(batch)), batch.lengths))
         x = self.dropout(self.token_vectors(batch))
-        if self.rnn is not None:
-            return self.dropout(self.rnn.in_context(x, batch.row_lengths, batch.starts, batch.lengths))
-        out = layers(x, batch.row_lengths)  # shape: (B, W, output_dim)
-        width = batch.mask.shape[1]
-        # shape: (B, T): the row position of each sentence position (past a sentence's end: any valid position)
-        index = (batch.starts.unsqueeze(1) + torch.arange(width, device=out.device)).clamp(max=out.shape[1] - 1)
-        return self.dropout(out.gather(1, index.unsqueeze(2).expand(-1, -1, out.shape[2])))
+        if batch.starts is None:
+            out = (self.rnn if self.rnn is not None else self.window)(x, batch.lengths)
+        elif self.rnn is not None:
+            out = self.rnn.in_context(x, batch.row_lengths, batch.starts, batch.lengths)
+        else:  # the window encoder reads whole rows; keep the sentence positions
+            rows = self.window(x, batch.row_lengths)  # shape: (B, W, output_dim)
+            # shape: (B, T): the row position of each sentence position (past a sentence's end: any valid one)
+            index = (batch.starts.unsqueeze(1) + torch.arange(batch.mask.shape[1], device=rows.device)).clamp(max=rows.shape[1] - 1)
+            out = rows.gather(1, index.unsqueeze(2).expand(-1, -1, rows.shape[2]))
+        return self.dropout(out)  # shape: (B, T, output_dim)
 
     def load_pretrained(self, matrix: torch.Tensor) -> None:
         """Copy a (num_words, word_dim) matrix into the trainable table and the frozen rows."""
