@@ -15,7 +15,7 @@ from typing import Any
 from seqtag._version import __version__
 
 __all__ = [
-    "__version__", "load", "load_model", "train", "evaluate",
+    "__version__", "load", "load_model", "train", "evaluate", "ensemble",
     "Tagger", "Classifier", "Doc", "Span", "Classification", "TrainResult", "Evaluation",
 ]
 
@@ -26,6 +26,7 @@ _LAZY = {
     "train": "seqtag.training.train",
     "TrainResult": "seqtag.training.train",
     "evaluate": "seqtag.evaluation.evaluate",
+    "ensemble": "seqtag.tools.ensemble",
     "Evaluation": "seqtag.evaluation.evaluate",
     "Tagger": "seqtag.tasks.tagging",
     "Classifier": "seqtag.tasks.classification",

@@ -30,7 +30,7 @@ OLD_OPTIONS = """
 --input-format --token-column --tag-column --conllu-field --scheme --encoding --label-column --text-columns
 --tokenized --untokenized --max-tokens --embedding-cache --no-embedding-cache --device --amp --nproc
 """.split()
-NOT_SETTINGS = {"train_file", "output", "force", "dev_file", "embeddings", "config", "seeds", "checkpoint_dir", "resume",
+NOT_SETTINGS = {"train_file", "output", "force", "dev_file", "embeddings", "config", "seeds", "ensemble", "checkpoint_dir", "resume",
                 "init_from", "rehearse", "embedding_cache", "device", "amp", "nproc"}
 
 

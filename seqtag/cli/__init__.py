@@ -16,6 +16,7 @@ from seqtag.cli.embeddings import app as embeddings_app
 from seqtag.cli.convert import convert
 from seqtag.cli.data import data
 from seqtag.cli.diagnose import app as diagnose_app
+from seqtag.cli.ensemble import ensemble
 from seqtag.cli.evaluate import evaluate
 from seqtag.cli.info import info
 from seqtag.cli.plot import plot
@@ -81,6 +82,7 @@ app.command()(evaluate)
 app.command()(predict)
 app.command()(select)
 app.command()(info)
+app.command()(ensemble)
 app.command()(serve)
 app.add_typer(plot, name="plot")
 app.add_typer(diagnose_app, name="diagnose")

@@ -63,6 +63,7 @@ def train(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file of settings (keys named like the options, e.g. char-encoder = \"lstm\"); command-line options override it.", **ExistingFile)] = None,
     # training (the settings of the config dataclasses are added to this signature below)
     seeds: Annotated[int, typer.Option(help="Train this many times (seeds SEED, SEED+1, …), print dev mean ± std on stdout, keep the best-dev model. (default: 1)", show_default=False, rich_help_panel=TRAINING)] = 1,
+    ensemble: Annotated[bool, typer.Option("--ensemble", help="With --seeds N: save all N runs as ONE model that predicts with their mean scores (N × the prediction time).", metavar="", rich_help_panel=TRAINING)] = False,
     checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Keep the whole training state in DIR/checkpoint.pt (every epoch, on Ctrl-C) so --resume DIR can continue the run.", rich_help_panel=TRAINING)] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run checkpointed in DIR, with the same data and settings (--epochs and --patience may change); checkpoints keep going to DIR.", rich_help_panel=TRAINING)] = None,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="MODEL", help="Continue this .seqtag model on --train: its weights, architecture and data settings; new words and labels extend its vocabularies and output layer (and CRF transitions), and until trained it predicts exactly as before.", rich_help_panel=TRAINING, **ExistingFile)] = None,
@@ -100,22 +101,22 @@ def train(
 
     start = time.perf_counter()
     result = train_model(
-        train_file, dev_file, embeddings=embeddings, output=output, config=config, force=force, seeds=seeds,
+        train_file, dev_file, embeddings=embeddings, output=output, config=config, force=force, seeds=seeds, ensemble=ensemble,
         checkpoint_dir=checkpoint_dir, resume=resume, init_from=init_from, rehearse=rehearse,
         embedding_cache=embedding_cache, device=device,
         amp=amp.value, cluster=cluster, progress=ProgressCallbacks if cluster.main else Callbacks, log=log, **given,
     )
     history = result.history
-    interrupted = history.stopped == "interrupted"
+    interrupted = result.interrupted
     if not cluster.main:
         if interrupted:
             raise typer.Exit(INTERRUPTED)
         return
-    best = history.best
-    summary = f"best epoch {history.best_epoch}"
-    if best is not None and best.dev:
-        summary += f", dev score {100 * best.dev['score']:.2f}"
-    if seeds > 1:
+    members = result.model.members
+    summary = f"ensemble of {members} runs" if members > 1 else f"best epoch {history.best_epoch}"
+    if result.dev_scores:
+        summary += f", dev score {100 * result.dev_scores['score']:.2f}"
+    if seeds > 1 and members == 1:
         summary += f", seed {result.model.train_config.seed}"
     where = f"{result.model.device}" + (f" × {cluster.world} processes" if cluster.distributed else "")
     err.print(
@@ -125,6 +126,8 @@ def train(
     )
     if seeds > 1:
         print(seed_summary(result.runs))
+    if members > 1 and result.dev_scores:
+        print(f"ensemble\tdev {100 * result.dev_scores['score']:.2f}")
     if interrupted:
         checkpoints = resume or checkpoint_dir
         again = f"; continue the run with --resume {checkpoints} --force" if checkpoints is not None else ""

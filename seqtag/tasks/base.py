@@ -18,6 +18,7 @@ from seqtag.data.context import model_input
 from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict, from_dict
 from seqtag.errors import InputError
 from seqtag.data.vocab import Vocab, WordVocab
+from seqtag.models.ensemble import EnsembleNet, full_state, shared_state
 from seqtag.vectors.compact import FROZEN_SUFFIX, pack_state, rounded, unpack_state
 
 PREDICT_BATCH = 256  # texts per batch at prediction time (sorted by length, so little padding)
@@ -125,6 +126,45 @@ class Model:
     @property
     def device(self) -> torch.device:
         return self.collate.device
+
+    @property
+    def members(self) -> int:
+        """How many networks predict together (``seqtag train --seeds N --ensemble``); 1 for a single one."""
+        return len(self.net) if isinstance(self.net, EnsembleNet) else 1
+
+    @classmethod
+    def ensemble(cls: type[M], models: Sequence[Model], meta: dict[str, Any] | None = None) -> M:
+        """One model predicting with the mean of ``models`` (taggers: of their emission and CRF transition
+        scores; classifiers: of their probabilities), which must be of this task with the same vocabularies,
+        labels and settings: runs of one training with other seeds. ``meta`` replaces the first's."""
+        if len(models) < 2:
+            raise ValueError(f"expected 2 or more models to ensemble, got {len(models)}")
+        first = models[0]
+        for i, other in enumerate(models[1:], 2):
+            if type(other) is not cls or type(first) is not cls:
+                raise ValueError(f"expected {cls.__name__} models, got {type(first).__name__} and {type(other).__name__}")
+            if other.members > 1:
+                raise ValueError(f"model {i} is an ensemble already")
+            for what, mine, theirs in (
+                ("labels", first.labels.items, other.labels.items),
+                ("characters", first.chars.items if first.chars else None, other.chars.items if other.chars else None),
+                ("words", (first.words.items, first.words.trainable), (other.words.items, other.words.trainable)),
+                ("model settings", as_dict(first.model_config), as_dict(other.model_config)),
+                ("data settings", as_dict(first.data_config), as_dict(other.data_config)),
+            ):
+                if mine != theirs:
+                    raise ValueError(f"model {i} has other {what} than model 1: an ensemble's members are runs of "
+                                     "one training (the same data and settings, other seeds)")
+        net = EnsembleNet([model.net for model in models])
+        net.share_frozen()
+        extra = cls.combined_extra([model.archive_extra() for model in models])
+        return cls(net, first.words, first.chars, first.labels, first.model_config, first.data_config,
+                   first.train_config, dict(first.meta if meta is None else meta), **cls.archive_state(extra)).to(first.device)
+
+    @classmethod
+    def combined_extra(cls, extras: list[dict[str, Any]]) -> dict[str, Any]:
+        """An ensemble's task-specific model-file entries, from its members' (:meth:`archive_extra`)."""
+        return extras[0]
 
     def to(self: M, device: torch.device | str) -> M:
         """Run on ``device`` from now on (the network's weights and every batch go there); returns self."""
@@ -347,8 +387,10 @@ class Model:
                 },
                 "meta": self.meta,
                 # CPU tensors, so the file loads anywhere. Frozen pretrained rows go packed at ~5 bits per value
-                # (seqtag.vectors.compact; load_pretrained rounded them already, so nothing changes).
-                "state_dict": pack_state({k: v.cpu() for k, v in self.net.state_dict().items()}, FROZEN_SUFFIX),
+                # (seqtag.vectors.compact; load_pretrained rounded them already, so nothing changes); an
+                # ensemble's members share one copy of them.
+                "state_dict": pack_state(shared_state({k: v.cpu() for k, v in self.net.state_dict().items()}), FROZEN_SUFFIX),
+                **({"members": self.members} if self.members > 1 else {}),
                 **self.archive_extra(),
             },
         )
@@ -363,7 +405,11 @@ class Model:
               chars: Vocab | None, labels: Vocab, data_config: DataConfig, train_config: TrainConfig) -> M:
         """Make the network for these vocabularies and wrap it (weights are loaded by the caller)."""
         state = cls.archive_state(body)
-        net = cls.build_net(model_config, words, chars, labels, **state)
+        members = body.get("members", 1)
+        if not isinstance(members, int) or members < 1:
+            raise ValueError(f"members: expected a count of 1 or more, got {members!r}")
+        nets = [cls.build_net(model_config, words, chars, labels, **state) for _ in range(members)]
+        net = nets[0] if members == 1 else EnsembleNet(nets)
         return cls(net, words, chars, labels, model_config, data_config, train_config, **state)
 
     @classmethod
@@ -377,7 +423,9 @@ class Model:
                 body, from_dict(ModelConfig, config["model"]), words, chars, Vocab(vocab["labels"]),
                 from_dict(DataConfig, config.get("data", {})), from_dict(TrainConfig, config.get("train", {})),
             )
-            model.net.load_state_dict(unpack_state(body["state_dict"]))
+            model.net.load_state_dict(full_state(unpack_state(body["state_dict"]), model.members))
+            if model.members > 1:
+                model.net.share_frozen()
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise InputError(f"damaged model file ({err.__class__.__name__}: {first_line})", path) from None

@@ -211,6 +211,12 @@ class MultiLabel(Classifier):
         return {"thresholds": dict(self.thresholds)}
 
     @classmethod
+    def combined_extra(cls, extras: list[dict[str, Any]]) -> dict[str, Any]:
+        """An ensemble's thresholds: the mean of its members' (until dev tunes them again)."""
+        labels = extras[0]["thresholds"]
+        return {"thresholds": {label: sum(e["thresholds"][label] for e in extras) / len(extras) for label in labels}}
+
+    @classmethod
     def archive_state(cls, body: dict[str, Any]) -> dict[str, Any]:
         thresholds = body.get("thresholds")
         if not isinstance(thresholds, dict):

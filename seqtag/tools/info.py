@@ -32,6 +32,9 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
         )
     output = task_class(body["task"], path).describe_architecture(model)  # e.g. "head crf", "pooling max"
     architecture = f"{context}, char encoder {model.get('char_encoder')}, {output}"
+    members = body.get("members", 1)
+    if members > 1:
+        architecture = f"ensemble of {members} (mean scores): {architecture}"
     summary: dict[str, Any] = {
         "file": str(path),
         "size_mb": round(path.stat().st_size / 1e6, 2),
@@ -46,7 +49,9 @@ def describe(body: dict[str, Any], path: Path) -> dict[str, Any]:
         "embedding_coverage": meta.get("embedding_coverage"),
         "train_data": meta.get("train_data"),
         "dev_data": meta.get("dev_data"),
-        "best_epoch": meta.get("best_epoch"),
+        **({"members": [{"seed": m.get("seed"), "best_epoch": m.get("best_epoch"),
+                         "dev_score": (m.get("dev_scores") or {}).get("score")} for m in meta["members"]]}
+           if isinstance(meta.get("members"), list) else {"best_epoch": meta.get("best_epoch")}),
         "dev_scores": meta.get("dev_scores"),
         "seqtag_version": body.get("seqtag_version"),
         "format_version": body.get("version"),

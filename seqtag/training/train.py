@@ -136,6 +136,8 @@ class TrainResult:
     history: History
     path: Path | None  # the model file, when an output was given (and this process saves)
     runs: list[tuple[int, float | None]]  # (seed, best dev score) per run
+    ensemble_scores: dict[str, float] | None = None  # with ensemble=True: the ensemble's dev scores
+    interrupted: bool = False  # Ctrl-C ended the last run (the model holds what was trained by then)
 
     @property
     def best_epoch(self) -> int:
@@ -143,6 +145,9 @@ class TrainResult:
 
     @property
     def dev_scores(self) -> dict[str, float]:
+        """The model's dev scores: the best epoch's, or the ensemble's."""
+        if self.ensemble_scores is not None:
+            return dict(self.ensemble_scores)
         best = self.history.best
         return dict(best.dev) if best is not None else {}
 
@@ -156,6 +161,7 @@ def train(
     config: str | Path | None = None,
     force: bool = False,
     seeds: int = 1,
+    ensemble: bool = False,
     checkpoint_dir: str | Path | None = None,
     resume: str | Path | None = None,
     init_from: str | Path | None = None,
@@ -173,7 +179,8 @@ def train(
     ``settings`` are the command line's settings as keyword arguments (``hidden=256``, ``cell="gru"``,
     ``epochs=10``, ``task="classify"`` …), over those of the TOML ``config`` file, validated as the command
     line validates them. The task is detected from ``train`` unless ``task`` is given. ``seeds`` > 1 trains
-    that many times (seeds ``seed``, ``seed + 1`` …) and keeps the best on dev. The model is saved to
+    that many times (seeds ``seed``, ``seed + 1`` …) and keeps the best on dev, or with ``ensemble`` all of them
+as one model that predicts with their mean scores (:meth:`seqtag.tasks.base.Model.ensemble`). The model is saved to
     ``output`` (an existing file is replaced only with ``force``); if that fails, it is saved beside it or
     in the temporary folder and the error names where. ``progress`` makes the callbacks of each run; ``log``
     gets the run's notes, the first of them once the data has been read without error.
@@ -218,6 +225,8 @@ def train(
         check_output(path, force)
     if seeds < 1:
         raise InputError(f"must be 1 or more, got {seeds}", "--seeds")
+    if ensemble and seeds < 2:
+        raise InputError(f"needs 2 or more runs to average: give --seeds N (got {seeds})", "--ensemble")
     resume = Path(resume) if resume is not None else None
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if resume is not None and checkpoint_dir not in (None, resume):
@@ -238,28 +247,44 @@ def train(
 
     join(cluster, runtime.device)
     try:
-        model, history, runs = _train_seeds(
+        trained = _train_seeds(
             train, dev, embeddings, data_config, model_config, train_config, seeds, embedding_cache, runtime, progress,
-            say, resume, checkpoint_dir, base, Path(rehearse) if rehearse is not None else None,
+            say, resume, checkpoint_dir, base, Path(rehearse) if rehearse is not None else None, keep_all=ensemble,
         )
     finally:
         leave()
+    runs = [(seed, score) for seed, _, _, score in trained]
+    _, model, history, _ = _best(trained)
+    scores = None
+    if ensemble and len(trained) >= 2:
+        from seqtag.tools.ensemble import combine
+
+        model, scores = combine([run[1] for run in trained], Path(dev) if dev is not None else None)
+        say(f"ensemble of {len(trained)} runs" + (f": dev score {100 * scores['score']:.2f}" if scores else ""))
+    elif ensemble:
+        say("only one run finished: saving it alone, not as an ensemble")
     if path is not None and cluster.main:
         save_model(model, path, resume or checkpoint_dir)
-    return TrainResult(model, history, path if cluster.main else None, runs)
+    interrupted = trained[-1][2].stopped == "interrupted"
+    return TrainResult(model, history, path if cluster.main else None, runs, scores, interrupted)
+
+
+def _best(runs: list[tuple[int, Any, History, float | None]]) -> tuple[int, Any, History, float | None]:
+    """The run with the best dev score (the first of equals; the first run when none was scored)."""
+    return max(runs, key=lambda run: float("-inf") if run[3] is None else run[3])
 
 
 def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig, model_config: ModelConfig,
                  train_config: TrainConfig, seeds: int, embedding_cache: bool, runtime: Runtime, progress: Any,
                  say: Callable[[str], None], resume: Path | None, checkpoint_dir: Path | None, base: Any = None,
-                 rehearse: Path | None = None) -> tuple[Any, History, list[tuple[int, float | None]]]:
-    """Train with seeds seed … seed + seeds - 1; the model and history of the best-dev run, and every run's
-    (seed, best dev score)."""
+                 rehearse: Path | None = None, keep_all: bool = False) -> list[tuple[int, Any, History, float | None]]:
+    """Train with seeds seed … seed + seeds - 1 (until one is interrupted): each run's seed, model, history
+    and best dev score. Unless ``keep_all``, only the best-dev run keeps its model in memory (the others' are
+    None)."""
     from seqtag.errors import InputError
     from seqtag.training.checkpoint import seed_run
 
-    runs: list[tuple[int, float | None]] = []
-    kept: Any = None  # (model, history, score) of the best run so far
+    runs: list[tuple[int, Any, History, float | None]] = []
     first = train_config.seed
     for run_seed in range(first, first + seeds):
         if seeds > 1:
@@ -277,14 +302,13 @@ def _train_seeds(train: Any, dev: Any, embeddings: Any, data_config: DataConfig,
         except TrainingError as error:  # e.g. the loss became NaN: the message says what to try
             raise InputError(str(error)) from None
         best = history.best
-        score = best.dev["score"] if best is not None and best.dev else None
-        runs.append((run_seed, score))
-        if kept is None or (score is not None and score > kept[2]):
-            kept = (model, history, score if score is not None else float("-inf"))
+        runs.append((run_seed, model, history, best.dev["score"] if best is not None and best.dev else None))
+        if not keep_all:  # only the best run's model stays in memory
+            top = _best(runs)
+            runs = [run if run is top else (run[0], None, *run[2:]) for run in runs]
         if history.stopped == "interrupted":
             break
-    model, history, _ = kept
-    return model, history, runs
+    return runs
 
 
 # settings of the model section that --init-from lets change: they shape the loss and training, not the network
@@ -302,6 +326,8 @@ def _init_model(path: Path, merged: dict[str, Any], embeddings: Any) -> Any:
         raise InputError("the --init-from model keeps its own vectors; new words start from the vectors it gave them",
                          "--embeddings")
     base = load(path)
+    if base.members > 1:
+        raise InputError(f"is an ensemble of {base.members} models; continue a single model", "--init-from")
     task = merged.get("task", "auto")
     if task not in ("auto", base.task):
         raise InputError(f"--task {task} given, but {path} is a {base.task} model", "--init-from")
