@@ -12,6 +12,10 @@ Ablations (`--head softmax`, `--char-encoder none|lstm`) run on CoNLL-2003 only,
 Levers (`--levers`: options measured before any becomes a default) run seed 1 and are scored on dev only.
 Runs made under other default settings are dropped from the record and run again.
 
+The defaults' model files are kept in bench/models/ (not in git) so that, once every seed of a data set is
+trained, `seqtag ensemble` makes them ONE model (the "ensemble" row: its dev score, one evaluation on test,
+and the evaluation's wall time beside one member's).
+
 Results accumulate in bench/results/accuracy.json (a run already there is not repeated, so an
 interrupted benchmark continues where it stopped) and bench/results/accuracy.md holds the table.
 """
@@ -36,6 +40,9 @@ DATASETS = {  # name: (train, dev or None = hold out the last 1,000 train senten
     "conll2000": ("chunk/conll2000/train.txt", None, "chunk/conll2000/test.txt", "chunk F1"),
     "ud_ewt": ("pos/ud_ewt/en_ewt-ud-train.conllu", "pos/ud_ewt/en_ewt-ud-dev.conllu", "pos/ud_ewt/en_ewt-ud-test.conllu", "UPOS accuracy"),
     "sst2": ("cls/sst2/stsa.binary.train", "cls/sst2/stsa.binary.dev", "cls/sst2/stsa.binary.test", "accuracy"),
+    # the same dev and test sentences, trained on the 67k labelled phrases of the training sentences' parse
+    # trees, as Kim (2014) and the GLUE version of SST-2 train
+    "sst2_phrases": ("cls/sst2-phrases/train.tsv", "cls/sst2/stsa.binary.dev", "cls/sst2/stsa.binary.test", "accuracy"),
 }
 ALL = tuple(DATASETS)
 # Ablations, one seed each: name -> (extra `seqtag train` options, data sets). The architecture ablations
@@ -58,6 +65,7 @@ LEVERS = {
     "freeze": (["--freeze"], ALL),
 }
 HELD_OUT = 1000  # CoNLL-2000 dev sentences
+MODELS = Path(__file__).resolve().parent / "models"  # the defaults' model files, for the ensembles
 JSON_PATH = RESULTS / "accuracy.json"
 MD_PATH = RESULTS / "accuracy.md"
 
@@ -99,7 +107,11 @@ def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> d
     meta = torch.load(model, weights_only=True)["meta"]
     history = meta["history"]
     size = model.stat().st_size / 1e6
-    model.unlink()  # the next run's model must not pile up on disk
+    if variant == "default":  # kept for the ensemble of the seeds
+        MODELS.mkdir(exist_ok=True)
+        model.replace(MODELS / f"{name}.{seed}.seqtag")
+    else:
+        model.unlink()  # the next run's model must not pile up on disk
     return {
         "data": name,
         "variant": variant,
@@ -112,6 +124,39 @@ def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> d
         "epoch_seconds": statistics.median(e["seconds"] for e in history),
         "train_minutes": wall / 60,
         "model_mb": size,
+        "defaults": defaults_signature(),
+    }
+
+
+def dev_and_test(name: str, folder: Path) -> tuple[Path, Path]:
+    train_rel, dev_rel, test_rel, _ = DATASETS[name]
+    dev = split_conll2000(SHARED / train_rel, folder)[1] if dev_rel is None else SHARED / dev_rel
+    return dev, SHARED / test_rel
+
+
+def ensemble_run(name: str, seeds: list[int], folder: Path) -> dict:
+    """`seqtag ensemble` of the defaults' models of ``seeds``, scored on dev and evaluated once on test; the
+    evaluation's wall time beside the first member's (the prediction cost)."""
+    dev, test = dev_and_test(name, folder)
+    members = [MODELS / f"{name}.{seed}.seqtag" for seed in seeds]
+    model = folder / f"{name}.ensemble.seqtag"
+    with open(folder / "ensemble.log", "w") as handle:
+        seqtag("ensemble", *map(str, members), "--output", str(model), "--dev", str(dev), "--force",
+               stdout=handle, stderr=handle)
+    seconds = []
+    for path in (model, members[0]):
+        out = path.with_suffix(".test.json")
+        with open(out, "w") as handle:
+            seconds.append(seqtag("evaluate", str(path), str(test), "--format", "json", stdout=handle))
+    import torch
+
+    meta = torch.load(model, weights_only=True)["meta"]
+    return {
+        "data": name, "variant": "ensemble", "seed": 0, "members": seeds,
+        "test": json.loads(model.with_suffix(".test.json").read_text())["score"],
+        "dev": meta["dev_scores"]["score"],
+        "evaluate_seconds": seconds[0], "member_evaluate_seconds": seconds[1],
+        "model_mb": model.stat().st_size / 1e6, "member_mb": members[0].stat().st_size / 1e6,
         "defaults": defaults_signature(),
     }
 
@@ -138,11 +183,20 @@ def table(runs: list[dict]) -> str:
         "| data set | variant | metric | test (mean ± std) | dev | seeds | epochs | minutes per run |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    order = list(VARIANTS)
-    keys = sorted({(r["data"], r["variant"]) for r in runs if r["variant"] in VARIANTS},
+    order = [*VARIANTS, "ensemble"]
+    keys = sorted({(r["data"], r["variant"]) for r in runs if r["variant"] in order},
                   key=lambda k: (list(DATASETS).index(k[0]), order.index(k[1])))
     for name, variant in keys:
         group = [r for r in runs if r["data"] == name and r["variant"] == variant]
+        if variant == "ensemble":
+            for r in group:
+                lines.append(
+                    f"| {name} | ensemble of seeds {'+'.join(map(str, r['members']))} | {DATASETS[name][3]} "
+                    f"| **{100 * r['test']:.2f}** | {100 * r['dev']:.2f} | | | evaluate on test: "
+                    f"{r['evaluate_seconds']:.0f} s (one member {r['member_evaluate_seconds']:.0f} s); "
+                    f"{r['model_mb']:.1f} MB (one member {r['member_mb']:.1f}) |"
+                )
+            continue
         lines.append(
             f"| {name} | {variant} | {DATASETS[name][3]} | **{mean_std([r['test'] for r in group])}** "
             f"| {mean_std([r['dev'] for r in group])} | {', '.join(str(r['seed']) for r in sorted(group, key=lambda r: r['seed']))} "
@@ -182,6 +236,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--levers", action="store_true",
                         help="also the options not (yet) default, seed 1, dev only (see LEVERS)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time; each gets 2 // jobs torch threads")
+    parser.add_argument("--no-ensembles", action="store_true",
+                        help="skip the ensemble of each data set's default seeds")
     args = parser.parse_args(argv)
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:
@@ -211,8 +267,9 @@ def main(argv: list[str]) -> None:
         JSON_PATH.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=2) + "\n")
         MD_PATH.write_text(table(runs) + "\n")
         test = f"test {100 * run['test']:.2f}, " if run["test"] is not None else ""
+        minutes = f", {run['train_minutes']:.1f} min" if "train_minutes" in run else ""
         print(f"{time.strftime('%H:%M')} {run['data']} {run['variant']} seed {run['seed']}: {test}"
-              f"dev {100 * run['dev']:.2f}, {run['train_minutes']:.1f} min", file=sys.stderr)
+              f"dev {100 * run['dev']:.2f}{minutes}", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         folders = []
@@ -222,6 +279,19 @@ def main(argv: list[str]) -> None:
         futures = [pool.submit(one_run, name, variant, seed, threads, folder) for (name, variant, seed), folder in zip(todo, folders)]
         for future in futures:
             record(future.result())
+        if not args.no_ensembles and args.seeds > 1:
+            seeds = list(range(1, args.seeds + 1))
+            for name in names:
+                made = {(r["data"], r["variant"], tuple(r.get("members", ()))) for r in runs}
+                if (name, "ensemble", tuple(seeds)) in made:
+                    continue
+                if not all((MODELS / f"{name}.{seed}.seqtag").exists() for seed in seeds):
+                    print(f"{name}: no ensemble, the model files of seeds {seeds} are not all in {MODELS} "
+                          "(delete its default runs from the record to train them again)", file=sys.stderr)
+                    continue
+                folder = Path(tmp) / f"ensemble-{name}"
+                folder.mkdir()
+                record(ensemble_run(name, seeds, folder))
     selected = [r for r in runs if r["data"] in names]
     print(table(selected))
     print(f"wrote {JSON_PATH} and {MD_PATH}", file=sys.stderr)

@@ -112,6 +112,8 @@ def test_trained_ensemble_file_round_trips_with_the_pretrained_rows_once(tmp_pat
     frozen = [name for name in body["state_dict"] if "extra_words" in name]
     assert frozen and all(name.startswith("members.0.") for name in frozen)  # one copy, the first member's
     assert loaded.net.members[1].encoder.extra_words is loaded.net.members[0].encoder.extra_words
+    loaded.net.double()  # converting buffers one by one (as .to(device) does) must not untie them
+    assert loaded.net.members[1].encoder.extra_words is loaded.net.members[0].encoder.extra_words
     assert loaded.net.members[0].encoder.extra_words.shape[0] > 0  # sample vectors beyond the training words
     # the file predicts as the evaluation scored it on dev
     scored = json.loads(run("evaluate", out, data_dir / "dev.txt", "--format", "json").stdout)

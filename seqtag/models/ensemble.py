@@ -61,6 +61,15 @@ class EnsembleNet(nn.Module):
     def loss(self, batch: Batch) -> torch.Tensor:
         raise ValueError("an ensemble is not trained as a whole: train its members (seqtag train --seeds N --ensemble)")
 
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module's signature
+        # .to() / .half() move each buffer on its own: tie the shared frozen rows again afterwards
+        first = self.members[0].encoder
+        tied = [m.encoder for m in self.members[1:] if m.encoder.extra_words is first.extra_words]
+        super()._apply(fn, recurse)
+        for encoder in tied:
+            encoder.extra_words = first.extra_words
+        return self
+
     def share_frozen(self) -> None:
         """Make every member read the first member's frozen pretrained rows (one copy in memory), after
         checking they are the same rows (members trained on the same data with the same vectors)."""
