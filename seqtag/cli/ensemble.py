@@ -12,13 +12,15 @@ from seqtag.cli._common import err, reports_input_errors
 
 @reports_input_errors
 def ensemble(
-    models: Annotated[list[Path], typer.Argument(help="Two or more .seqtag files trained on the same data with the same settings (other --seed).", exists=True, dir_okay=False)],
+    models: Annotated[list[Path], typer.Argument(metavar="MODEL", help="Two or more .seqtag files trained on the same data with the same settings (other --seed).", exists=True, dir_okay=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the ensemble; an existing file is replaced only with --force.")],
     force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.", metavar="")] = False,
     dev_file: Annotated[Optional[Path], typer.Option("--dev", help="Score the ensemble on this dev data (printed on stdout, kept in the file); a multi-label ensemble tunes its thresholds on it.", exists=True)] = None,
 ) -> None:
-    """Average models: taggers by their emission and CRF transition scores, classifiers by their
-    probabilities. Train the members in parallel (one `seqtag train --seed S` each), then combine them here."""
+    """Make ONE model of several runs of one training, predicting with their mean scores.
+
+    Taggers average emission and CRF transition scores, classifiers probabilities. Train the members in
+    parallel (one `seqtag train --seed S` each), then combine them here."""
     from seqtag.tools.ensemble import ensemble as make_ensemble
 
     start = time.perf_counter()
