@@ -81,12 +81,7 @@ def split_conll2000(train: Path, folder: Path) -> tuple[Path, Path]:
 
 def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> dict:
     """Train with the defaults (+ the variant's options) and evaluate on test once (levers: not on test)."""
-    train_rel, dev_rel, test_rel, _ = DATASETS[name]
-    train = SHARED / train_rel
-    if dev_rel is None:
-        train, dev = split_conll2000(train, folder)
-    else:
-        dev = SHARED / dev_rel
+    train, dev, test = paths(name, folder)
     model = folder / f"{name}.{variant.replace(', ', '+')}.{seed}.seqtag"
     lever = variant in LEVERS
     options = ["--seed", str(seed), *(LEVERS if lever else VARIANTS)[variant][0]]
@@ -100,7 +95,7 @@ def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> d
     if not lever:
         out = model.with_suffix(".json")
         with open(out, "w") as handle:
-            seqtag("evaluate", str(model), str(SHARED / test_rel), "--format", "json", stdout=handle)
+            seqtag("evaluate", str(model), str(test), "--format", "json", stdout=handle)
         report = json.loads(out.read_text())
     import torch
 
@@ -128,16 +123,17 @@ def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> d
     }
 
 
-def dev_and_test(name: str, folder: Path) -> tuple[Path, Path]:
+def paths(name: str, folder: Path) -> tuple[Path, Path, Path]:
+    """A data set's train, dev and test files (CoNLL-2000's train and dev split into ``folder``)."""
     train_rel, dev_rel, test_rel, _ = DATASETS[name]
-    dev = split_conll2000(SHARED / train_rel, folder)[1] if dev_rel is None else SHARED / dev_rel
-    return dev, SHARED / test_rel
+    train, dev = split_conll2000(SHARED / train_rel, folder) if dev_rel is None else (SHARED / train_rel, SHARED / dev_rel)
+    return train, dev, SHARED / test_rel
 
 
 def ensemble_run(name: str, seeds: list[int], folder: Path) -> dict:
     """`seqtag ensemble` of the defaults' models of ``seeds``, scored on dev and evaluated once on test; the
     evaluation's wall time beside the first member's (the prediction cost)."""
-    dev, test = dev_and_test(name, folder)
+    _, dev, test = paths(name, folder)
     members = [MODELS / f"{name}.{seed}.seqtag" for seed in seeds]
     model = folder / f"{name}.ensemble.seqtag"
     with open(folder / "ensemble.log", "w") as handle:

@@ -37,8 +37,6 @@ class EnsembleNet(nn.Module):
             with torch.no_grad():
                 for name, parameter in self.crf.named_parameters():
                     parameter.copy_(torch.stack([m.crf.get_parameter(name) for m in members]).mean(dim=0))
-        # --class-weights belong to training, which ensembles do not do; kept for the task's interface
-        self.register_buffer("class_weights", None, persistent=False)
 
     def __len__(self) -> int:
         return len(self.members)

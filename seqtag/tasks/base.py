@@ -140,11 +140,11 @@ class Model:
         if len(models) < 2:
             raise ValueError(f"expected 2 or more models to ensemble, got {len(models)}")
         first = models[0]
-        for i, other in enumerate(models[1:], 2):
-            if type(other) is not cls or type(first) is not cls:
-                raise ValueError(f"expected {cls.__name__} models, got {type(first).__name__} and {type(other).__name__}")
+        for i, other in enumerate(models, 1):
             if other.members > 1:
-                raise ValueError(f"model {i} is an ensemble already")
+                raise ValueError(f"model {i} is an ensemble already ({other.members} members); give single models")
+            if type(other) is not cls:
+                raise ValueError(f"model {i} is a {other.task} model, not a {cls.task} model like model 1")
             for what, mine, theirs in (
                 ("labels", first.labels.items, other.labels.items),
                 ("characters", first.chars.items if first.chars else None, other.chars.items if other.chars else None),

@@ -52,15 +52,10 @@ def ensemble(models: Sequence[str | Path | Any], dev: str | Path | None = None, 
         check_data_path(dev, "--dev")
     loaded = [load(m) if isinstance(m, (str, Path)) else m for m in models]
     names = [str(m) if isinstance(m, (str, Path)) else f"model {i}" for i, m in enumerate(models, 1)]
-    for name, model in zip(names, loaded):
-        if model.members > 1:
-            raise InputError(f"is an ensemble already ({model.members} members); give single models", name)
-        if type(model) is not type(loaded[0]):
-            raise InputError(f"is a {model.task} model, {names[0]} a {loaded[0].task} model", name)
     try:
         model, _ = combine(loaded, Path(dev) if dev is not None else None)
     except ValueError as error:
-        # "model i has other … than model 1": name the files
+        # Model.ensemble's "model i …" (is an ensemble, of another task, has other settings than model 1): name the files
         message = re.sub(r"\bmodel (\d+)\b", lambda found: names[int(found.group(1)) - 1], str(error))
         raise InputError(message) from None
     if output is not None:

@@ -179,9 +179,9 @@ def train(
     ``settings`` are the command line's settings as keyword arguments (``hidden=256``, ``cell="gru"``,
     ``epochs=10``, ``task="classify"`` …), over those of the TOML ``config`` file, validated as the command
     line validates them. The task is detected from ``train`` unless ``task`` is given. ``seeds`` > 1 trains
-    that many times (seeds ``seed``, ``seed + 1`` …) and keeps the best on dev, or with ``ensemble`` all of them
-as one model that predicts with their mean scores (:meth:`seqtag.tasks.base.Model.ensemble`). The model is saved to
-    ``output`` (an existing file is replaced only with ``force``); if that fails, it is saved beside it or
+    that many times (seeds ``seed``, ``seed + 1`` …) and keeps the best on dev, or with ``ensemble`` all of
+    them as one model that predicts with their mean scores (:meth:`seqtag.tasks.base.Model.ensemble`). The
+    model is saved to ``output`` (an existing file is replaced only with ``force``); if that fails, it is saved beside it or
     in the temporary folder and the error names where. ``progress`` makes the callbacks of each run; ``log``
     gets the run's notes, the first of them once the data has been read without error.
 
