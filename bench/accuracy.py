@@ -63,6 +63,9 @@ LEVERS = {
     "locked dropout": (["--locked-dropout"], ALL),
     "pooling mean-max": (["--pooling", "mean-max"], ("sst2",)),
     "freeze": (["--freeze"], ALL),
+    "layers 2": (["--layers", "2"], ALL),
+    "clip 1": (["--clip", "1"], ALL),
+    "char dropout 0.5": (["--char-dropout", "0.5"], ALL),
 }
 HELD_OUT = 1000  # CoNLL-2000 dev sentences
 MODELS = Path(__file__).resolve().parent / "models"  # the defaults' model files, for the ensembles
@@ -120,6 +123,7 @@ def one_run(name: str, variant: str, seed: int, threads: int, folder: Path) -> d
         "train_minutes": wall / 60,
         "model_mb": size,
         "defaults": defaults_signature(),
+        "cpu_flags": machine()["flags"],  # runs on record may come from several machines
     }
 
 
@@ -157,6 +161,11 @@ def ensemble_run(name: str, seeds: list[int], folder: Path) -> dict:
     }
 
 
+# Settings added after runs were recorded, with the value that does what seqtag did without them: while a
+# setting's default is that value it stays out of the signature, so the runs on record stay valid.
+ADDED_SETTINGS = {("model", "char_dropout"): 0.0}
+
+
 def defaults_signature() -> str:
     """A digest of seqtag's default settings: runs recorded under other defaults are run again."""
     import hashlib
@@ -164,6 +173,9 @@ def defaults_signature() -> str:
     from seqtag.config import DataConfig, ModelConfig, TrainConfig, as_dict
 
     settings = {"data": as_dict(DataConfig()), "model": as_dict(ModelConfig()), "train": as_dict(TrainConfig())}
+    for (section, name), neutral in ADDED_SETTINGS.items():
+        if settings[section].get(name) == neutral:
+            del settings[section][name]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -231,6 +243,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-ablations", action="store_true", help="skip the ablations")
     parser.add_argument("--levers", action="store_true",
                         help="also the options not (yet) default, seed 1, dev only (see LEVERS)")
+    parser.add_argument("--lever", action="append", default=[], metavar="NAME",
+                        help="with --levers: only this lever (repeatable; default: every one)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time; each gets 2 // jobs torch threads")
     parser.add_argument("--no-ensembles", action="store_true",
                         help="skip the ensemble of each data set's default seeds")
@@ -244,8 +258,12 @@ def main(argv: list[str]) -> None:
     if not args.no_ablations:
         plan += [(name, variant, seed) for variant, (_, sets) in list(VARIANTS.items())[1:] for name in names
                  if name in sets for seed in range(1, args.ablation_seeds + 1)]
+    if set(args.lever) - set(LEVERS):
+        parser.error(f"unknown lever(s) {', '.join(sorted(set(args.lever) - set(LEVERS)))}; choose from "
+                     f"{', '.join(LEVERS)}")
     if args.levers:
-        plan += [(name, lever, 1) for lever, (_, sets) in LEVERS.items() for name in names if name in sets]
+        plan += [(name, lever, 1) for lever, (_, sets) in LEVERS.items() for name in names if name in sets
+                 and (not args.lever or lever in args.lever)]
     signature = defaults_signature()
     runs = json.loads(JSON_PATH.read_text())["runs"] if JSON_PATH.exists() else []
     stale = [r for r in runs if r.get("defaults") != signature]

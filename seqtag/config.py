@@ -154,6 +154,10 @@ class ModelConfig:
     char_dim: int = setting(30, "Character embedding size.", panel=MODEL, min=1)
     char_hidden: int = setting(50, "Character CNN filters, or LSTM units per direction.", panel=MODEL, min=1)
     char_kernel: int = setting(3, "Character CNN window, in characters.", panel=MODEL, min=1)
+    char_dropout: float = setting(
+        0.0, "Dropout on the character embeddings, before the character encoder (Ma & Hovy 2016).", panel=MODEL,
+        min=0, lt=1,
+    )
     head: str = setting("crf", "Tagger output layer.", panel=MODEL, choices=("softmax", "crf"))
     train_scheme: str = setting(
         "bioes", "Tag scheme the tagger learns in; predictions go back to the files' scheme.", panel=MODEL,

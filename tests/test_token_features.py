@@ -1,15 +1,15 @@
-"""--casing-dim (a casing-class vector beside each word vector) and --locked-dropout (one dropout mask
-per sentence)."""
+"""--casing-dim (a casing-class vector beside each word vector), --locked-dropout (one dropout mask
+per sentence) and --char-dropout (dropout on the character embeddings)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seqtag.config import DataConfig, ModelConfig
+from seqtag.config import DataConfig, ModelConfig, as_dict, from_dict
 from seqtag.data.batching import Collator
 from seqtag.data.casing import CASES, casing
 from seqtag.data.vocab import Vocab, WordVocab
-from seqtag.models.encoders import SequenceDropout, TokenEncoder
+from seqtag.models.encoders import CharCNN, CharLSTM, SequenceDropout, TokenEncoder
 from seqtag.tasks.tagging import Tagger, build_net, label_set
 
 
@@ -68,3 +68,31 @@ def test_locked_dropout_is_the_encoders_dropout_everywhere():
     encoder = TokenEncoder(config, 5, 1)
     assert isinstance(encoder.dropout, SequenceDropout) and encoder.rnn.dropout is encoder.dropout
     assert isinstance(TokenEncoder(ModelConfig(hidden=6, word_dim=5), 5, 3).dropout, torch.nn.Dropout)
+
+
+@pytest.mark.parametrize("encoder,kind", [("cnn", CharCNN), ("lstm", CharLSTM)])
+def test_char_dropout_drops_character_embeddings_while_training_only(encoder, kind):
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=6, word_dim=5, char_encoder=encoder, char_dim=16, char_hidden=8, char_dropout=0.5)
+    chars = TokenEncoder(config, 5, 30).chars
+    assert isinstance(chars, kind) and chars.dropout.p == 0.5
+    seen = []
+    inner = chars.conv if encoder == "cnn" else chars.lstm
+    inner.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    ids = torch.randint(1, 30, (40, 9))
+    lengths = torch.full((40,), 9)
+    chars.train()(ids, lengths)
+    x = seen[-1] if encoder == "cnn" else seen[-1].data  # the CNN's input, or the LSTM's packed data
+    assert 0.35 < (x == 0).float().mean() < 0.65  # half the embedding values dropped
+    with torch.no_grad():
+        chars.eval()
+        dropped = chars(ids, lengths)
+        chars.dropout.p = 0.0
+        assert torch.equal(chars(ids, lengths), dropped)  # prediction never drops
+
+
+def test_models_saved_before_char_dropout_load_without_it():
+    saved = as_dict(ModelConfig())
+    del saved["char_dropout"]
+    assert from_dict(ModelConfig, saved).char_dropout == 0.0
+    assert TokenEncoder(ModelConfig(hidden=6, word_dim=5), 5, 30).chars.dropout.p == 0.0

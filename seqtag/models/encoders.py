@@ -18,9 +18,10 @@ _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 class CharCNN(nn.Module):
     """Ma & Hovy (2016): char embeddings -> 1-D convolution -> max over positions."""
 
-    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int) -> None:
+    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
         self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
         self.output_dim = filters
 
@@ -29,7 +30,7 @@ class CharCNN(nn.Module):
         types = chars.shape[0]
         if not torch.is_grad_enabled():  # prediction: ladder shapes; the padding is masked below
             chars, lengths = ladder_padded(chars, lengths)
-        x = self.embed(chars).transpose(1, 2)  # shape: (U, char_dim, L)
+        x = self.dropout(self.embed(chars)).transpose(1, 2)  # shape: (U, char_dim, L)
         h = self.conv(x)  # shape: (U, filters, L') with L' = L for odd kernels
         width = h.shape[2]
         pad = torch.arange(width, device=lengths.device).unsqueeze(0) >= lengths.unsqueeze(1)  # shape: (U, L')
@@ -40,15 +41,16 @@ class CharCNN(nn.Module):
 class CharLSTM(nn.Module):
     """Lample et al. (2016): a BiLSTM over characters; final states of both directions."""
 
-    def __init__(self, num_chars: int, char_dim: int, hidden: int) -> None:
+    def __init__(self, num_chars: int, char_dim: int, hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars (U, L) long, lengths (U,) -> (U, 2 * hidden)."""
-        packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(self.dropout(self.embed(chars)), lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n shape: (2, U, hidden)
         return torch.cat([h_n[0], h_n[1]], dim=1)
 
@@ -315,9 +317,11 @@ class TokenEncoder(nn.Module):
         self.words.weight.requires_grad_(config.fine_tune)
         self.register_buffer("extra_words", torch.zeros(num_words - trainable_words, config.word_dim))
         if config.char_encoder == "cnn":
-            self.chars: nn.Module | None = CharCNN(num_chars, config.char_dim, config.char_hidden, config.char_kernel)
+            self.chars: nn.Module | None = CharCNN(
+                num_chars, config.char_dim, config.char_hidden, config.char_kernel, config.char_dropout,
+            )
         elif config.char_encoder == "lstm":
-            self.chars = CharLSTM(num_chars, config.char_dim, config.char_hidden)
+            self.chars = CharLSTM(num_chars, config.char_dim, config.char_hidden, config.char_dropout)
         else:
             self.chars = None
         self.cases = nn.Embedding(NUM_CASES, config.casing_dim, padding_idx=0) if config.casing_dim else None
