@@ -4,6 +4,7 @@
     python bench/accuracy.py conll2000 ud_ewt     # some data sets only
     python bench/accuracy.py --seeds 5 --jobs 2   # more seeds; two runs at a time, one torch thread each
     python bench/accuracy.py --levers --no-ablations --seeds 1 --jobs 2   # options not default yet, on dev
+    python bench/accuracy.py conll2003 --lever "clip 1" --no-ablations --seeds 1   # one of them
 
 Each run is `seqtag train` with the default settings (GloVe 6B 50d, early stopping on the dev split) and
 ONE `seqtag evaluate` on test. No per-data-set tuning: the only per-data-set facts are the file names (and
@@ -244,7 +245,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--levers", action="store_true",
                         help="also the options not (yet) default, seed 1, dev only (see LEVERS)")
     parser.add_argument("--lever", action="append", default=[], metavar="NAME",
-                        help="with --levers: only this lever (repeatable; default: every one)")
+                        help="only this lever, implies --levers (repeatable; default: every one)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time; each gets 2 // jobs torch threads")
     parser.add_argument("--no-ensembles", action="store_true",
                         help="skip the ensemble of each data set's default seeds")
@@ -261,7 +262,7 @@ def main(argv: list[str]) -> None:
     if set(args.lever) - set(LEVERS):
         parser.error(f"unknown lever(s) {', '.join(sorted(set(args.lever) - set(LEVERS)))}; choose from "
                      f"{', '.join(LEVERS)}")
-    if args.levers:
+    if args.levers or args.lever:
         plan += [(name, lever, 1) for lever, (_, sets) in LEVERS.items() for name in names if name in sets
                  and (not args.lever or lever in args.lever)]
     signature = defaults_signature()
