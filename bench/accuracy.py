@@ -67,6 +67,7 @@ LEVERS = {
     "layers 2": (["--layers", "2"], ALL),
     "clip 1": (["--clip", "1"], ALL),
     "char dropout 0.5": (["--char-dropout", "0.5"], ALL),
+    "batch 16": (["--batch-size", "16"], ALL),
 }
 HELD_OUT = 1000  # CoNLL-2000 dev sentences
 MODELS = Path(__file__).resolve().parent / "models"  # the defaults' model files, for the ensembles
