@@ -254,18 +254,17 @@ def main(argv: list[str]) -> None:
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:
         parser.error(f"unknown data set(s) {', '.join(sorted(unknown))}; choose from {', '.join(DATASETS)}")
+    unknown = set(args.lever) - set(LEVERS)
+    if unknown:
+        parser.error(f"unknown lever(s) {', '.join(sorted(unknown))}; choose from {', '.join(LEVERS)}")
     require_shared()
     names = args.datasets or list(DATASETS)
     plan = [(name, "default", seed) for name in names for seed in range(1, args.seeds + 1)]
     if not args.no_ablations:
         plan += [(name, variant, seed) for variant, (_, sets) in list(VARIANTS.items())[1:] for name in names
                  if name in sets for seed in range(1, args.ablation_seeds + 1)]
-    if set(args.lever) - set(LEVERS):
-        parser.error(f"unknown lever(s) {', '.join(sorted(set(args.lever) - set(LEVERS)))}; choose from "
-                     f"{', '.join(LEVERS)}")
-    if args.levers or args.lever:
-        plan += [(name, lever, 1) for lever, (_, sets) in LEVERS.items() for name in names if name in sets
-                 and (not args.lever or lever in args.lever)]
+    levers = args.lever or (list(LEVERS) if args.levers else [])
+    plan += [(name, lever, 1) for lever in levers for name in names if name in LEVERS[lever][1]]
     signature = defaults_signature()
     runs = json.loads(JSON_PATH.read_text())["runs"] if JSON_PATH.exists() else []
     stale = [r for r in runs if r.get("defaults") != signature]
