@@ -135,12 +135,35 @@ def test_health_docs_and_page(client):
     body = schema["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"texts", "tokens", "confidence", "nbest", "top_k", "model"} <= set(body["properties"])
     assert {"/predict", "/doccano", "/v1/models", "/healthz"} <= set(schema["paths"])
-    assert client.get("/docs").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     # one file, plain JavaScript, nothing from elsewhere
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.text)
     assert "<script>" in page.text and "fetch(\"v1/predict\"" in page.text
+
+
+def test_the_api_browser_needs_nothing_from_elsewhere(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    linked = re.findall(r"""(?:src|href|url)\s*[=:]\s*["']([^"']+)["']""", docs.text)
+    assert {"/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= set(linked)
+    assert not [url for url in linked if "//" in url], linked  # no CDN: every file comes from the server
+    for url, kind in (("/docs/assets/swagger-ui-bundle.js", "javascript"), ("/docs/assets/swagger-ui.css", "text/css"),
+                      ("/docs/assets/favicon-32x32.png", "image/png")):
+        answer = client.get(url)
+        assert answer.status_code == 200 and kind in answer.headers["content-type"] and len(answer.content) > 500
+    missing = client.get("/docs/assets/nope.js")
+    assert missing.status_code == 404 and missing.json()["status"] == 404
+
+
+
+def test_the_api_browser_behind_a_proxy_keeps_its_path(client):
+    from fastapi.testclient import TestClient
+
+    # A proxy that serves the app under /nlp (uvicorn --root-path): every link of /docs starts with it.
+    docs = TestClient(client.app, root_path="/nlp").get("/docs").text
+    linked = re.findall(r"""(?:src|href|url)\s*[=:]\s*["']([^"']+)["']""", docs)
+    assert {"/nlp/openapi.json", "/nlp/docs/assets/swagger-ui-bundle.js", "/nlp/docs/assets/swagger-ui.css"} <= set(linked)
 
 
 def test_the_page_and_the_static_pages_share_their_colours():

@@ -460,6 +460,24 @@ def test_the_page_highlights_entities_in_a_browser(server):
         driver.quit()
 
 
+def test_the_api_browser_renders_offline(server):
+    from selenium.webdriver.common.by import By
+
+    driver = browser()
+    try:
+        origin = f"http://{HOST}:{server.port}"
+        driver.get(f"{origin}/docs")
+        paths = wait_for(lambda: [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")])
+        assert {"/v1/predict", "/v1/models", "/healthz", "/predict", "/doccano"} <= {p.replace("\u200b", "") for p in paths}
+        assert driver.find_element(By.CSS_SELECTOR, ".info .title").text.startswith("seqtag")
+        # every script, style and schema the page loaded came from the server itself, none from a CDN
+        loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert any(url.endswith("/docs/assets/swagger-ui-bundle.js") for url in loaded), loaded
+        assert all(url.startswith(origin + "/") for url in loaded), loaded
+    finally:
+        driver.quit()
+
+
 def test_the_evaluation_page_filters_errors_in_a_browser(serve_models, tmp_path):
     from selenium.webdriver.common.by import By
 

@@ -2,7 +2,8 @@
 
 Routes (documented in docs/serve.md and at /docs):
 
-- ``GET /`` the page; ``GET /healthz``; ``GET /v1/models``; ``POST /v1/predict``;
+- ``GET /`` the page; ``GET /docs`` Swagger UI (its files under ``/docs/assets/``); ``GET /healthz``;
+  ``GET /v1/models``; ``POST /v1/predict``;
 - Label Studio's ML backend: ``POST /predict``, ``POST /setup``, ``GET /health`` (the first model), and the
   same under ``/labelstudio/{model}/``;
 - Doccano's custom REST request: ``POST /doccano`` and ``/doccano/{model}`` (``{"text": …}``), or ``GET`` with
@@ -27,8 +28,10 @@ from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
 
 from seqtag._version import __version__
 from seqtag.data.context import model_input
@@ -42,6 +45,10 @@ from seqtag.serve.service import (
 
 log = logging.getLogger("seqtag.serve")
 INLINE_CHARS = 2_000  # requests with fewer characters are read and written on the event loop; larger ones in a thread
+# Swagger UI's script, style and icon, served from the fastapi-swagger wheel (FastAPI's own /docs loads them from
+# a CDN): /docs works where the browser has no internet access.
+SWAGGER_ASSETS = "/docs/assets"
+SWAGGER_FILES = ("fastapi_swagger", "resources")
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -222,7 +229,9 @@ def create_app(served: list[Served], limits: Limits | None = None, worker: tuple
             '`{"error": "...", "status": N}` with a 4xx status.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # served below, from local files
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.served = models
     app.state.limits = limits
@@ -292,6 +301,18 @@ def create_app(served: list[Served], limits: Limits | None = None, worker: tuple
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse(index_page())
+
+    app.mount(SWAGGER_ASSETS, StaticFiles(packages=[SWAGGER_FILES]), name="swagger-assets")
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")  # behind a proxy that serves the app under a path
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} {__version__}: API",
+            swagger_js_url=f"{root}{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{SWAGGER_ASSETS}/favicon-32x32.png",
+        )
 
     @app.get("/healthz", response_model=schemas.Health, tags=["service"])
     async def healthz() -> dict:
