@@ -66,8 +66,10 @@ def test_locked_dropout_drops_the_same_units_at_every_position():
 def test_locked_dropout_is_the_encoders_dropout_everywhere():
     config = ModelConfig(hidden=6, word_dim=5, char_encoder="none", dropout=0.3, layers=2, locked_dropout=True)
     encoder = TokenEncoder(config, 5, 1)
-    assert isinstance(encoder.dropout, SequenceDropout) and encoder.rnn.dropout is encoder.dropout
-    assert isinstance(TokenEncoder(ModelConfig(hidden=6, word_dim=5), 5, 3).dropout, torch.nn.Dropout)
+    assert isinstance(encoder.dropout, SequenceDropout) and isinstance(encoder.rnn.dropout, SequenceDropout)
+    assert encoder.rnn.dropout.p == encoder.dropout.p == 0.3
+    plain = TokenEncoder(ModelConfig(hidden=6, word_dim=5, layers=2), 5, 3)
+    assert type(plain.dropout) is type(plain.rnn.dropout) is torch.nn.Dropout
 
 
 @pytest.mark.parametrize("encoder,kind", [("cnn", CharCNN), ("lstm", CharLSTM)])

@@ -85,7 +85,7 @@ class StackedRNN(nn.Module):
 
     def __init__(
         self, cell: str, input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float,
-        activation: str = "tanh", identity_init: bool = False,
+        activation: str = "tanh", identity_init: bool = False, locked_dropout: bool = False,
     ) -> None:
         super().__init__()
         if cell != "rnn" and (activation != "tanh" or identity_init):
@@ -97,7 +97,8 @@ class StackedRNN(nn.Module):
             size = input_dim if layer == 0 else hidden * directions
             for stack in (self.forward_layers, self.backward_layers)[:directions]:
                 stack.append(_recurrent_layer(cell, size, hidden, activation, identity_init))
-        self.dropout = nn.Dropout(dropout)
+        # between stacked layers; locked: one mask per sequence, as the encoder's own dropout
+        self.dropout = SequenceDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.output_dim = hidden * directions
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -336,9 +337,8 @@ class TokenEncoder(nn.Module):
         else:
             self.rnn = StackedRNN(
                 config.cell, input_dim, config.hidden, config.layers, config.bidirectional, config.dropout,
-                config.activation, config.identity_init,
+                config.activation, config.identity_init, config.locked_dropout,
             )
-            self.rnn.dropout = self.dropout  # between layers too: the same kind of mask
             self.output_dim = self.rnn.output_dim
 
     def embed_words(self, ids: torch.Tensor) -> torch.Tensor:
