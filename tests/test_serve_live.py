@@ -316,6 +316,14 @@ def test_workers_share_the_port_and_answer_alike(serve_models):
             answers[health["worker"]] = server.predict(["John Smith flew to Berlin."])["records"]
         assert sorted(answers) == [1, 2]  # every one of 40 on one worker: odds 2 ** -39
         assert answers[1] == answers[2] and answers[1][0]["tags"][:2] == ["B-PER", "I-PER"]
+        counts = {}  # the 40 sentences, counted by whichever worker answers
+        for _ in range(40):
+            health = server.request("GET", "/healthz")[1]
+            counts[health["worker"]] = next(iter(health["models"].values()))
+        assert sorted(counts) == [1, 2]
+        assert all(c["predicted"] == c["passes"] == 40 and c["largest_pass"] == 1 for c in counts.values())
+        assert sum(c["this_worker"]["predicted"] for c in counts.values()) == 40
+        assert all(0 < c["this_worker"]["predicted"] < 40 for c in counts.values())
     finally:
         assert server.stop() == 0, "".join(server.log)
     assert "Traceback" not in "".join(server.log)

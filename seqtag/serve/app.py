@@ -316,8 +316,9 @@ def create_app(served: list[Served], limits: Limits | None = None, worker: tuple
 
     @app.get("/healthz", response_model=schemas.Health, tags=["service"])
     async def healthz() -> dict:
-        """Whether the server is up, its models, the batching counters and the limits. With several worker
-        processes, the counters are those of the worker that answers (``worker`` of ``workers``)."""
+        """Whether the server is up, its models, the batching counters and the limits. The counters are the
+        whole server's (every worker process); ``this_worker`` has those of the worker that answers (``worker``
+        of ``workers``), and ``queued`` is always that worker's."""
         queued = Counter(key[0] for key in crowd.batcher.queued_keys()) if crowd.batcher else Counter()
         return {
             "status": "ok",
@@ -329,9 +330,9 @@ def create_app(served: list[Served], limits: Limits | None = None, worker: tuple
                 name: {
                     "task": model.task,
                     "queued": queued.get(name, 0),
-                    "passes": model.passes,
-                    "predicted": model.predicted,
-                    "largest_pass": model.largest_pass,
+                    **model.counters(),
+                    "this_worker": {"passes": model.passes, "predicted": model.predicted,
+                                    "largest_pass": model.largest_pass},
                 }
                 for name, model in models.items()
             },

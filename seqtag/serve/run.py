@@ -78,6 +78,8 @@ def run(served: list[Served], limits: Limits, host: str, port: int, workers: int
             raise InputError("the server did not start (see the lines above)")
         return
     logging.config.dictConfig(log_config(access_log))  # the parent's own lines (uvicorn configures the workers')
+    for model in served:  # /healthz counts every worker's passes
+        model.share_counters()
     Workers(sockets, serve, say).run()
 
 

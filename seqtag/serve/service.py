@@ -44,10 +44,28 @@ class Served:
     model: Any
     info: dict[str, Any]
     version: str  # name@<first 12 hex digits of the file's SHA-256>: Label Studio's model_version
-    # Batching counters for /healthz and the benchmark: passes run, token lists predicted, the largest pass.
+    # Batching counters for /healthz and the benchmark: passes run, token lists predicted, the largest pass,
+    # in this process; ``shared`` holds the same three for every worker process together (see share_counters).
     passes: int = field(default=0, repr=False)
     predicted: int = field(default=0, repr=False)
     largest_pass: int = field(default=0, repr=False)
+    shared: Any = field(default=None, repr=False)
+
+    def share_counters(self) -> None:
+        """Keep server-wide counters in shared memory, before the worker processes are forked: each worker
+        adds its passes to them, and a worker that replaces a dead one goes on from the dead one's."""
+        import multiprocessing
+
+        self.shared = multiprocessing.get_context("fork").Array("q", 3)  # passes, predicted, largest pass
+
+    def counters(self) -> dict[str, int]:
+        """passes, predicted and largest_pass over the whole server (every worker; this process alone when
+        counters are not shared)."""
+        if self.shared is None:
+            return {"passes": self.passes, "predicted": self.predicted, "largest_pass": self.largest_pass}
+        with self.shared.get_lock():
+            passes, predicted, largest = self.shared[:]
+        return {"passes": passes, "predicted": predicted, "largest_pass": largest}
 
     @property
     def task(self) -> str:
@@ -64,6 +82,11 @@ class Served:
         self.passes += 1
         self.predicted += len(token_lists)
         self.largest_pass = max(self.largest_pass, len(token_lists))
+        if self.shared is not None:
+            with self.shared.get_lock():
+                self.shared[0] += 1
+                self.shared[1] += len(token_lists)
+                self.shared[2] = max(self.shared[2], len(token_lists))
         return predictions
 
 
