@@ -25,12 +25,13 @@ def combine(models: Sequence[Any], dev: Path | None = None) -> tuple[Any, dict[s
     if dev is None:
         return model, None
     with torch.inference_mode():
-        # read as training reads its dev file (the dev records and their gold labels in the model's scheme)
+        # read as training reads its dev file (the dev records and their gold labels in the model's scheme;
+        # the file is also read as the training file, which only decides the scheme and the labels)
         data = type(first).training_data(dev, dev, model.data_config, model.model_config, known=model.labels.items)
-        inputs = model.inputs(data.dev)
+        predicted = model.dev_predict(model.inputs(data.dev))  # once: tuning does not change what dev_predict says
         if model.tunes_on_dev:
-            model.tune_on_dev(data.dev_gold, model.dev_predict(inputs))
-        scores = model.dev_scores(data.dev_gold, model.dev_predict(inputs))
+            model.tune_on_dev(data.dev_gold, predicted)
+        scores = model.dev_scores(data.dev_gold, predicted)
     model.meta["dev_scores"] = scores
     return model, scores
 
