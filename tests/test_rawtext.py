@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from seqtag.formats import text as rawtext
 from seqtag.formats.text import read_raw, read_tokenized
 from seqtag.errors import InputError
 
