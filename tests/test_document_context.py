@@ -182,6 +182,38 @@ def test_training_reads_documents_or_falls_back_to_sentences(tmp_path):
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(correct / sum(map(len, gold)))
 
 
+NEW_SENTENCES = [[("Zorblax", "B-PROD"), ("sells", "O"), ("in", "O"), ("Rome", "B-LOC")], [("Anna", "B-PER"), ("buys", "O")]] * 2
+
+
+def test_continued_model_keeps_its_context_where_the_new_data_has_documents(tmp_path):
+    """--init-from a context model: untrained, it reads the new documents with the old context and scores
+    them as before; trained on data with documents it keeps the context, on data without it reads sentences."""
+    _write(tmp_path / "docs.txt", SENTENCES, docstart=True)
+    _write(tmp_path / "new_docs.txt", NEW_SENTENCES, docstart=True)
+    _write(tmp_path / "new_plain.txt", NEW_SENTENCES, docstart=False)
+    result = runner.invoke(app, ["train", "--train", str(tmp_path / "docs.txt"), "--output", str(tmp_path / "old.seqtag"),
+                                 "--epochs", "1", "--hidden", "8", "--word-dim", "8", "--char-hidden", "8",
+                                 "--document-context", "6"])
+    assert result.exit_code == 0, result.output
+    old = Tagger.load(tmp_path / "old.seqtag")
+    data = Tagger.training_data(tmp_path / "new_docs.txt", None, old.data_config, old.model_config, known=old.labels.items)
+    new = Tagger.extend(old, data, old.data_config, old.train_config, old.model_config, {})
+    assert new.model_config.document_context == 6
+    rows = contexts_of([[t for t, _ in s] for s in NEW_SENTENCES], 6)
+    with torch.inference_mode():
+        emissions = new.net.emissions(new.collate(rows))
+        old_emissions = old.net.emissions(old.collate(rows))
+        alone = old.net.emissions(old.collate([[t for t, _ in s] for s in NEW_SENTENCES]))
+    assert not torch.allclose(old_emissions, alone)  # the context reaches the scores
+    torch.testing.assert_close(emissions[..., [new.labels.index[label] for label in old.labels.items]], old_emissions)
+    for name, context in (("new_docs", 6), ("new_plain", 0)):
+        result = runner.invoke(app, ["train", "--init-from", str(tmp_path / "old.seqtag"), "--train", str(tmp_path / f"{name}.txt"),
+                                     "--output", str(tmp_path / f"{name}.seqtag"), "--epochs", "1"])
+        assert result.exit_code == 0, result.output
+        assert Tagger.load(tmp_path / f"{name}.seqtag").model_config.document_context == context
+        assert ("no document boundaries" in result.stderr) == (context == 0)
+
+
 @pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, True), (1, False), (3, True)])
 @pytest.mark.parametrize("grad", [True, False])
 def test_rnn_reads_only_what_reaches_the_sentence(layers, bidirectional, grad):
