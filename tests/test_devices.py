@@ -390,6 +390,19 @@ def test_trained_on_cpu_tags_on_gpu_identically(train_two, tmp_path):
 
 
 @CUDA
+def test_an_ensemble_tags_on_gpu_as_on_cpu(train_two):
+    from seqtag.tasks.tagging import Tagger
+
+    ensemble = Tagger.ensemble([train_two()[0], train_two(epochs=30)[0]])  # same vocabularies, other weights
+    expected = ensemble.predict(TOKENS)
+    on_gpu = ensemble.to("cuda")
+    members = on_gpu.net.members
+    assert all(next(m.parameters()).is_cuda for m in members) and on_gpu.net.crf.transitions.is_cuda
+    assert members[1].encoder.extra_words is members[0].encoder.extra_words  # still one copy of the frozen rows
+    assert on_gpu.predict(TOKENS) == expected
+
+
+@CUDA
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_on_gpu_learns(train_two, amp):
     tagger, history = train_two(runtime=Runtime(device=torch.device("cuda"), amp=amp))
