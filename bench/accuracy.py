@@ -68,6 +68,8 @@ LEVERS = {
     "clip 1": (["--clip", "1"], ALL),
     "char dropout 0.5": (["--char-dropout", "0.5"], ALL),
     "batch 16": (["--batch-size", "16"], ALL),
+    "char filters 100": (["--char-hidden", "100"], ALL),
+    "zero unknown": (["--unknown-vector", "zero"], ALL),
 }
 HELD_OUT = 1000  # CoNLL-2000 dev sentences
 MODELS = Path(__file__).resolve().parent / "models"  # the defaults' model files, for the ensembles
@@ -165,7 +167,7 @@ def ensemble_run(name: str, seeds: list[int], folder: Path) -> dict:
 
 # Settings added after runs were recorded, with the value that does what seqtag did without them: while a
 # setting's default is that value it stays out of the signature, so the runs on record stay valid.
-ADDED_SETTINGS = {("model", "char_dropout"): 0.0}
+ADDED_SETTINGS = {("model", "char_dropout"): 0.0, ("model", "unknown_vector"): "random"}
 
 
 def defaults_signature() -> str:

@@ -184,6 +184,11 @@ class ModelConfig:
         "beside its word vector, which lower-cased vectors such as GloVe lack; 0 = none.", panel=MODEL, min=0,
         zero="none",
     )
+    unknown_vector: str = setting(
+        "random", "What the unknown word's vector starts as (the vector of a word that has none of its own at "
+        "prediction time): random, like a new word's, or zero (no word information; the characters still speak).",
+        panel=MODEL, choices=("random", "zero"),
+    )
     locked_dropout: bool = setting(
         False, "Locked (variational) dropout: one mask per sentence (Gal & Ghahramani 2016), so the same units "
         "are dropped all along it, on the recurrent layers' inputs and outputs.", panel=MODEL,

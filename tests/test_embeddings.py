@@ -248,6 +248,35 @@ def test_table_without_vectors_is_random_of_dim_and_seeded():
     np.testing.assert_array_equal(table.matrix, again.matrix)
 
 
+def test_unknown_row_starts_at_zero_when_asked_and_nothing_else_moves():
+    counts = Counter({"berlin": 2, "zorblax": 1})
+    random_start = build_embedding_table(counts, _vectors(), dim=50, keep_vectors=2, seed=1)
+    zero_start = build_embedding_table(counts, _vectors(), dim=50, keep_vectors=2, seed=1, unknown="zero")
+    assert zero_start.words == random_start.words and zero_start.words[1] == UNK
+    assert random_start.matrix[1].any() and not zero_start.matrix[1].any()
+    np.testing.assert_array_equal(np.delete(zero_start.matrix, 1, axis=0), np.delete(random_start.matrix, 1, axis=0))
+
+
+def test_a_zero_unknown_vector_stays_zero_without_word_dropout(tmp_path, write_conll):
+    """No training token reads the unknown row unless word dropout puts it there: it is saved as it started."""
+    from typer.testing import CliRunner
+
+    import seqtag
+    from seqtag.cli import app
+
+    data = write_conll(tmp_path / "train.txt", [[("Anna", "B-PER"), ("sings", "O")], [("in", "O"), ("Rome", "B-LOC")]])
+    for dropout, untouched in ((0.0, True), (0.5, False)):
+        output = tmp_path / f"m{dropout}.seqtag"
+        result = CliRunner().invoke(app, ["train", "--train", str(data), "--output", str(output), "--epochs", "3",
+                                          "--hidden", "8", "--word-dim", "8", "--char-hidden", "8", "--unknown-vector",
+                                          "zero", "--word-dropout", str(dropout), "--lr", "0.05", "--batch-size", "1"])
+        assert result.exit_code == 0, result.output
+        model = seqtag.load(output)
+        assert model.model_config.unknown_vector == "zero"
+        unknown = model.net.encoder.words.weight[model.words.lookup("never-seen-before")]
+        assert (not unknown.any()) is untouched
+
+
 def test_table_from_cached_memory_mapped_vectors(tmp_path, write_file):
     path = write_file(tmp_path / "glove.txt", text_lines())
     load_vectors(path)

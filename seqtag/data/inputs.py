@@ -47,7 +47,7 @@ def build_inputs(
 
     counts = Counter(t for tokens in token_lists for t in tokens)
     vectors = load_vectors(embeddings, cache=cache) if embeddings is not None else None
-    table = build_embedding_table(counts, vectors, config.word_dim, config.keep_vectors, seed)
+    table = build_embedding_table(counts, vectors, config.word_dim, config.keep_vectors, seed, config.unknown_vector)
     if vectors is not None:
         say(
             f"embeddings: {len(vectors.words):,} vectors of {vectors.dim} dimensions; they cover "

@@ -253,12 +253,13 @@ class EmbeddingTable:
 
 
 def build_embedding_table(
-    counts: Counter[str], vectors: Vectors | None, dim: int, keep_vectors: int, seed: int
+    counts: Counter[str], vectors: Vectors | None, dim: int, keep_vectors: int, seed: int, unknown: str = "random"
 ) -> EmbeddingTable:
     """Word rows for a model: pretrained where the lookup chain finds a vector, random otherwise.
 
     ``counts`` are training-token counts. ``keep_vectors`` extra rows of the most frequent pretrained
-    words are kept so words first seen at prediction time still get their vectors.
+    words are kept so words first seen at prediction time still get their vectors. ``unknown``: the
+    unknown word's row starts "random" like the others, or at "zero".
     """
     rng = np.random.default_rng(seed)
     words = [PAD, UNK]
@@ -287,6 +288,8 @@ def build_embedding_table(
     scale = float(np.std(vectors.matrix[: min(len(vectors.words), 10_000)])) if vectors else 1.0
     matrix = rng.normal(0.0, scale, size=(len(words), dim)).astype(np.float32)
     matrix[0] = 0.0
+    if unknown == "zero":
+        matrix[1] = 0.0
     for i, row in enumerate(rows):
         if row is not None:
             matrix[i] = row
