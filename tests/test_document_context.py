@@ -199,11 +199,12 @@ def test_continued_model_keeps_its_context_where_the_new_data_has_documents(tmp_
     data = Tagger.training_data(tmp_path / "new_docs.txt", None, old.data_config, old.model_config, known=old.labels.items)
     new = Tagger.extend(old, data, old.data_config, old.train_config, old.model_config, {})
     assert new.model_config.document_context == 6
-    rows = contexts_of([[t for t, _ in s] for s in NEW_SENTENCES], 6)
+    tokens = [[t for t, _ in s] for s in NEW_SENTENCES]
+    rows = contexts_of(tokens, 6)
     with torch.inference_mode():
         emissions = new.net.emissions(new.collate(rows))
         old_emissions = old.net.emissions(old.collate(rows))
-        alone = old.net.emissions(old.collate([[t for t, _ in s] for s in NEW_SENTENCES]))
+        alone = old.net.emissions(old.collate(tokens))
     assert not torch.allclose(old_emissions, alone)  # the context reaches the scores
     torch.testing.assert_close(emissions[..., [new.labels.index[label] for label in old.labels.items]], old_emissions)
     for name, context in (("new_docs", 6), ("new_plain", 0)):
