@@ -70,6 +70,8 @@ LEVERS = {
     "batch 16": (["--batch-size", "16"], ALL),
     "char filters 100": (["--char-hidden", "100"], ALL),
     "zero unknown": (["--unknown-vector", "zero"], ALL),
+    "sgd 0.03": (["--optimizer", "sgd", "--lr", "0.03"], ALL),
+    "sgd 0.03 time decay": (["--optimizer", "sgd", "--lr", "0.03", "--lr-time-decay", "0.05", "--lr-decay", "1"], ALL),
 }
 HELD_OUT = 1000  # CoNLL-2000 dev sentences
 MODELS = Path(__file__).resolve().parent / "models"  # the defaults' model files, for the ensembles
@@ -167,7 +169,7 @@ def ensemble_run(name: str, seeds: list[int], folder: Path) -> dict:
 
 # Settings added after runs were recorded, with the value that does what seqtag did without them: while a
 # setting's default is that value it stays out of the signature, so the runs on record stay valid.
-ADDED_SETTINGS = {("model", "char_dropout"): 0.0, ("model", "unknown_vector"): "random"}
+ADDED_SETTINGS = {("model", "char_dropout"): 0.0, ("model", "unknown_vector"): "random", ("train", "lr_time_decay"): 0.0}
 
 
 def defaults_signature() -> str:

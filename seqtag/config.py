@@ -218,6 +218,10 @@ class TrainConfig:
         0.5, "Multiply the learning rate by this when dev stalls for 2 epochs, 1 = never.", panel=TRAINING,
         gt=0, finite=True,
     )
+    lr_time_decay: float = setting(
+        0.0, "Also divide the learning rate of epoch t by 1 + this × (t − 1), the schedule of Ma & Hovy 2016 and "
+        "NCRF++ (0.05, with sgd). 0 = off.", panel=TRAINING, min=0, finite=True, zero="off",
+    )
     clip: float = setting(5.0, "Gradient-norm clipping, 0 = off.", panel=TRAINING, min=0, zero="off")
     ema: float = setting(
         0.0, "Decay of an exponential moving average of the weights after each step (e.g. 0.999): dev is scored, "

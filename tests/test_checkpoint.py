@@ -197,6 +197,19 @@ def test_with_a_weight_average_resuming_equals_the_uninterrupted_run(data, tmp_p
         library_run(data, plain, resume=True, config=config)
 
 
+def test_with_a_time_decayed_rate_resuming_equals_the_uninterrupted_run(data, tmp_path):
+    config = dataclasses.replace(TRAIN, optimizer="sgd", lr=0.05, lr_time_decay=0.5, lr_decay=1.0)
+    whole, whole_history = library_run(data, None, config=config)
+    assert [e.lr for e in whole_history.epochs] == pytest.approx([0.05, 0.05 / 1.5, 0.05 / 2])
+    checkpoints = tmp_path / "ck"
+    _, history = library_run(data, checkpoints, callbacks=InterruptAt(15), config=config)  # in epoch 2
+    assert history.stopped == "interrupted"
+    model, history = library_run(data, checkpoints, resume=True, config=config)
+    assert [(e.lr, e.dev) for e in history.epochs] == [(e.lr, e.dev) for e in whole_history.epochs]
+    for (name, a), (_, b) in zip(model.net.state_dict().items(), whole.net.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
 def test_resuming_a_finished_run_changes_nothing_and_more_epochs_continue_it(data, tmp_path, reference):
     checkpoints = tmp_path / "ck"
     model, _ = library_run(data, checkpoints)

@@ -356,12 +356,25 @@ def _end_epoch(
     callbacks.on_epoch_end(result)
     if progress.stalled >= config.patience:
         progress.done = True
-    elif progress.stalled and progress.stalled % 2 == 0 and config.lr_decay < 1:
-        progress.lr *= config.lr_decay
-        for group in optimizer.param_groups:
-            group["lr"] = progress.lr
+    else:
+        lr = next_lr(progress.lr, progress.epoch, progress.stalled, config)
+        if lr != progress.lr:
+            progress.lr = lr
+            for group in optimizer.param_groups:
+                group["lr"] = lr
     progress.epoch += 1
     progress.step, progress.loss, progress.seen, progress.seconds = 0, 0.0, 0, 0.0
+
+
+def next_lr(lr: float, epoch: int, stalled: int, config: TrainConfig) -> float:
+    """The learning rate of epoch ``epoch + 1``, after epoch ``epoch`` (1-based) ran at ``lr`` and dev has not
+    improved for ``stalled`` epochs: times ``lr_decay`` at every second stalled epoch, and over the run
+    ``lr0 / (1 + lr_time_decay × (t − 1))`` for epoch t. Both are factors on the last epoch's rate, so a
+    resumed run, which restores that rate, carries on with the same schedule."""
+    if stalled and stalled % 2 == 0 and config.lr_decay < 1:
+        lr *= config.lr_decay
+    decay = config.lr_time_decay
+    return lr * (1 + decay * (epoch - 1)) / (1 + decay * epoch)
 
 
 def _at(progress: Progress) -> str:
