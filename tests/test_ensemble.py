@@ -138,6 +138,15 @@ def test_ensemble_command_matches_training_with_ensemble(tmp_path, data_dir):
     sentences = [line.split()[0] for line in (data_dir / "test.txt").read_text().splitlines() if line.strip()][:200]
     assert seqtag.load(combined).predict([sentences]) == seqtag.load(trained).predict([sentences])
     assert result.stdout.strip() == f"ensemble\tdev {100 * seqtag.load(trained).meta['dev_scores']['score']:.2f}"
+    # the dev file is read in the members' tag scheme: one whose tags alone say nothing of it (no entities)
+    # is scored as `seqtag evaluate` scores it
+    plain = tmp_path / "no-entities.txt"
+    plain.write_text("".join(f"{line.split()[0]} O\n" if line.strip() else "\n"
+                             for line in (data_dir / "dev.txt").read_text().splitlines()[:300]))
+    scored = tmp_path / "scored.seqtag"
+    assert run("ensemble", *singles, "--output", scored, "--dev", plain).exit_code == 0
+    evaluated = json.loads(run("evaluate", scored, plain, "--format", "json").stdout)
+    assert seqtag.load(scored).meta["dev_scores"]["score"] == pytest.approx(evaluated["score"])
 
 
 def test_ensemble_errors_name_the_file_and_option(tmp_path, data_dir, sample_dir, one_error_line):

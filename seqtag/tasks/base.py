@@ -182,6 +182,12 @@ class Model:
         label vocabulary (with the ``known`` labels of a model continued with ``--init-from``) and the targets."""
         raise NotImplementedError
 
+    @classmethod
+    def dev_data(cls, dev: Path, data_config: DataConfig, labels: Vocab) -> tuple[list[Any], list[Any]]:
+        """Read a labelled dev file as training reads it: its records and their gold labels as scored. A
+        label outside ``labels`` (the training data's) is an error where the task cannot score it."""
+        raise NotImplementedError
+
     # the output layer's parameters whose axes run over the labels, by state-dict key, and how a new label's
     # entries start: (axes, "copy", shift): as the reference label's (:meth:`reference_label`) plus ``shift``,
     # or (axes, "constant", value). ``--init-from`` copies the old labels' entries by name.

@@ -81,19 +81,24 @@ class Classifier(Model):
     def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
                       known: Sequence[str] = ()) -> TrainingData:
         train_examples = [e for path in (train if isinstance(train, list) else [train]) for e in _labelled(path, data_config)]
-        dev_examples = _labelled(dev, data_config) if dev is not None else []
         labels = Vocab(sorted({e.label for e in train_examples} | set(known)))
-        for example in dev_examples:
-            if example.label not in labels:
-                raise InputError(f"label {example.label!r} does not occur in the training data", dev, example.line)
+        dev_examples, dev_gold = cls.dev_data(dev, data_config, labels) if dev is not None else ([], [])
         summary = (
             f"train: {len(train_examples):,} texts, {sum(len(e.tokens) for e in train_examples):,} tokens, "
             f"{len(labels)} classes" + (f"; dev: {len(dev_examples):,} texts" if dev_examples else "")
         )
         return TrainingData(
-            train_examples, dev_examples, [e.label for e in train_examples], [e.label for e in dev_examples], labels,
+            train_examples, dev_examples, [e.label for e in train_examples], dev_gold, labels,
             summary, meta={"train_examples": len(train_examples)},
         )
+
+    @classmethod
+    def dev_data(cls, dev: Path, data_config: DataConfig, labels: Vocab) -> tuple[list[Any], list[Any]]:
+        examples = _labelled(dev, data_config)
+        for example in examples:
+            if example.label not in labels:
+                raise InputError(f"label {example.label!r} does not occur in the training data", dev, example.line)
+        return examples, [e.label for e in examples]
 
     @classmethod
     def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> ClassifierNet:

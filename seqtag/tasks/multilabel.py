@@ -89,14 +89,10 @@ class MultiLabel(Classifier):
     def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
                       known: Sequence[str] = ()) -> TrainingData:
         train_examples = [e for path in (train if isinstance(train, list) else [train]) for e in _labelled(path, data_config)]
-        dev_examples = _labelled(dev, data_config) if dev is not None else []
         labels = Vocab(sorted({label for e in train_examples for label in e.label_set()} | set(known)))
         if not len(labels):
             raise InputError("no labels: every text has an empty label list", train)
-        for example in dev_examples:
-            for label in example.label_set():
-                if label not in labels:
-                    raise InputError(f"label {label!r} does not occur in the training data", dev, example.line)
+        dev_examples, dev_gold = cls.dev_data(dev, data_config, labels) if dev is not None else ([], [])
         assigned = sum(len(e.label_set()) for e in train_examples)
         summary = (
             f"train: {len(train_examples):,} texts, {sum(len(e.tokens) for e in train_examples):,} tokens, "
@@ -104,9 +100,18 @@ class MultiLabel(Classifier):
             + (f"; dev: {len(dev_examples):,} texts" if dev_examples else "")
         )
         return TrainingData(
-            train_examples, dev_examples, [e.label_set() for e in train_examples], [e.label_set() for e in dev_examples],
+            train_examples, dev_examples, [e.label_set() for e in train_examples], dev_gold,
             labels, summary, meta={"train_examples": len(train_examples)},
         )
+
+    @classmethod
+    def dev_data(cls, dev: Path, data_config: DataConfig, labels: Vocab) -> tuple[list[Any], list[Any]]:
+        examples = _labelled(dev, data_config)
+        for example in examples:
+            for label in example.label_set():
+                if label not in labels:
+                    raise InputError(f"label {label!r} does not occur in the training data", dev, example.line)
+        return examples, [e.label_set() for e in examples]
 
     @classmethod
     def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> MultiLabelNet:

@@ -384,7 +384,7 @@ class Tagger(Model):
             for sentence in train_sents[first:]:
                 if sentence.document is not None:
                     sentence.document += offset
-        dev_sents = list(read_sentences(dev, data_config, context=context)) if dev is not None else []
+        dev_sents, dev_gold = cls.dev_data(dev, data_config, Vocab([])) if dev is not None else ([], [])
         settings, settings_note = {}, ""
         if model_config.document_context and not has_documents(train_sents):
             settings = {"document_context": 0}
@@ -403,10 +403,17 @@ class Tagger(Model):
             + (f"; dev: {len(dev_sents):,} sentences" if dev_sents else "")
         )
         return TrainingData(
-            train_sents, dev_sents, train_tags, [s.tags for s in dev_sents], labels, summary,
+            train_sents, dev_sents, train_tags, dev_gold, labels, summary,
             state={"data_scheme": data_scheme}, meta={"train_sentences": len(train_sents)},
             settings=settings, settings_note=settings_note,
         )
+
+    @classmethod
+    def dev_data(cls, dev: Path, data_config: DataConfig, labels: Vocab) -> tuple[list[Any], list[Any]]:
+        # gold tags stay in the files' scheme (predictions are converted to it); entity types training never
+        # saw are scored as missed, as seqeval scores them
+        sentences = list(read_sentences(dev, data_config, context="the training data is for tagging"))
+        return sentences, [s.tags for s in sentences]
 
     @classmethod
     def build_net(cls, config: ModelConfig, words: WordVocab, chars: Vocab | None, labels: Vocab, **state: Any) -> TaggerNet:

@@ -25,13 +25,11 @@ def combine(models: Sequence[Any], dev: Path | None = None) -> tuple[Any, dict[s
     if dev is None:
         return model, None
     with torch.inference_mode():
-        # read as training reads its dev file (the dev records and their gold labels in the model's scheme;
-        # the file is also read as the training file, which only decides the scheme and the labels)
-        data = type(first).training_data(dev, dev, model.data_config, model.model_config, known=model.labels.items)
-        predicted = model.dev_predict(model.inputs(data.dev))  # once: tuning does not change what dev_predict says
+        records, gold = model.dev_data(dev, model.data_config, model.labels)  # as training reads its dev file
+        predicted = model.dev_predict(model.inputs(records))  # once: tuning does not change what dev_predict says
         if model.tunes_on_dev:
-            model.tune_on_dev(data.dev_gold, predicted)
-        scores = model.dev_scores(data.dev_gold, predicted)
+            model.tune_on_dev(gold, predicted)
+        scores = model.dev_scores(gold, predicted)
     model.meta["dev_scores"] = scores
     return model, scores
 
