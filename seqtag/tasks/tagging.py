@@ -42,6 +42,10 @@ class TagDetails:
     candidates: list[tuple[str, int, int, float, bool]] | None = None
 
 
+# why a file read for a tagger must hold tagging data, for the format registry's error message
+_FOR_TAGGING = "the training data is for tagging"
+
+
 class Tagger(Model):
     """A sequence tagger; predictions come back in the tag scheme of its training files."""
 
@@ -373,18 +377,16 @@ class Tagger(Model):
     @classmethod
     def training_data(cls, train: Path | list[Path], dev: Path | None, data_config: DataConfig, model_config: ModelConfig,
                       known: Sequence[str] = ()) -> TrainingData:
-        context = "the training data is for tagging"
         trains = train if isinstance(train, list) else [train]
         train_sents = []
         for path in trains:
             first = len(train_sents)
-            train_sents += read_sentences(path, data_config, context=context)
+            train_sents += read_sentences(path, data_config, context=_FOR_TAGGING)
             # documents are numbered per file: the next file's first document must not continue the last one
             offset = 1 + max((s.document for s in train_sents[:first] if s.document is not None), default=-1)
             for sentence in train_sents[first:]:
                 if sentence.document is not None:
                     sentence.document += offset
-        dev_sents, dev_gold = cls.dev_data(dev, data_config, Vocab([])) if dev is not None else ([], [])
         settings, settings_note = {}, ""
         if model_config.document_context and not has_documents(train_sents):
             settings = {"document_context": 0}
@@ -397,6 +399,7 @@ class Tagger(Model):
                              "are not: continue a model on data of its own kind", trains[0])
         train_tags = [convert(s.tags, data_scheme, model_scheme) for s in train_sents]
         labels = Vocab(label_set(train_tags + [list(known)], model_scheme))
+        dev_sents, dev_gold = cls.dev_data(dev, data_config, labels) if dev is not None else ([], [])
         summary = (
             f"train: {len(train_sents):,} sentences, {sum(map(len, train_sents)):,} tokens, "
             f"{len(labels)} labels (files in {data_scheme}, model in {model_scheme})"
@@ -412,7 +415,7 @@ class Tagger(Model):
     def dev_data(cls, dev: Path, data_config: DataConfig, labels: Vocab) -> tuple[list[Any], list[Any]]:
         # gold tags stay in the files' scheme (predictions are converted to it); entity types training never
         # saw are scored as missed, as seqeval scores them
-        sentences = list(read_sentences(dev, data_config, context="the training data is for tagging"))
+        sentences = list(read_sentences(dev, data_config, context=_FOR_TAGGING))
         return sentences, [s.tags for s in sentences]
 
     @classmethod

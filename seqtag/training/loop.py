@@ -357,11 +357,9 @@ def _end_epoch(
     if progress.stalled >= config.patience:
         progress.done = True
     else:
-        lr = next_lr(progress.lr, progress.epoch, progress.stalled, config)
-        if lr != progress.lr:
-            progress.lr = lr
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        progress.lr = next_lr(progress.lr, progress.epoch, progress.stalled, config)
+        for group in optimizer.param_groups:
+            group["lr"] = progress.lr
     progress.epoch += 1
     progress.step, progress.loss, progress.seen, progress.seconds = 0, 0.0, 0, 0.0
 
